@@ -1,0 +1,56 @@
+"""Scenes as the pipeline passes them between phases (Phase 4 output), and Phase 4.5.
+
+`SceneDecision` carries the seed's scene fields and its five video fields, plus what this stage records
+about the image and the prompts so that the manifest can explain every decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+logger = logging.getLogger(__name__)
+
+SceneType = Literal["text_only", "img_text", "img_only", "intro", "outro"]
+SCENE_TYPES: tuple[str, ...] = ("text_only", "img_text", "img_only", "intro", "outro")
+IMAGE_SCENE_TYPES: tuple[str, ...] = ("img_text", "img_only")
+
+TextLine: TypeAlias = str | dict[str, str]
+"""A script line: plain text, or ``{"text": ..., "audio": path}`` once Phase 5 (TTS) has run."""
+
+
+def line_text(line: TextLine) -> str:
+    """The words of a line, whatever its form."""
+    if isinstance(line, str):
+        return line
+    return line.get("text", "")
+
+
+@dataclass
+class SceneDecision:
+    """One scene of the script."""
+
+    type: SceneType
+    text_lines: list[TextLine] = field(default_factory=list)
+    image_url: str | None = None
+
+    # The seed's five video fields.
+    video_mode: Literal["t2v", "i2v"] | None = None
+    video_prompt: str | None = None
+    video_clip_path: str | None = None
+    video_init_image: str | None = None
+    video_generation_failed: bool = False
+
+    # What this stage adds, for the manifest and the ladder.
+    video_prompt_simple: str | None = None
+    prompt_source: str | None = None
+    image_score: float | None = None
+    image_category: str | None = None
+    image_reasons: list[str] = field(default_factory=list)
+    source_index: int | None = None
+
+    @property
+    def text(self) -> str:
+        """All the scene's words, one line per script line."""
+        return "\n".join(line_text(line) for line in self.text_lines)

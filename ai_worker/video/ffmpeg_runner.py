@@ -1,0 +1,113 @@
+"""The one place FFmpeg runs.
+
+Argument lists are built by pure functions elsewhere (`video_utils`, `local_backend`); this module only
+finds the binary and executes: no shell, ``-nostdin``, a time limit that kills and reaps the process,
+stderr kept (its last lines go into the error), and the output written to a temporary ``.part`` file in
+the same folder and renamed into place, so a failed run never leaves a half-written file under the final
+name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from ai_worker.errors import FFmpegError, FFmpegTimeoutError
+
+logger = logging.getLogger(__name__)
+
+STDERR_TAIL_LINES = 15
+
+
+@functools.cache
+def _bundled_ffmpeg() -> Path:
+    import imageio_ffmpeg
+
+    return Path(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def resolve_ffmpeg(binary: Path | None = None) -> Path:
+    """The FFmpeg to run: the one named in settings, else imageio-ffmpeg's bundled binary."""
+    if binary is not None:
+        if not binary.exists():
+            raise FFmpegError(f"FFMPEG_BINARY {binary} does not exist")
+        return binary
+    return _bundled_ffmpeg()
+
+
+def part_path_for(output: Path) -> Path:
+    """A unique temporary name beside `output`, keeping its extension so FFmpeg picks the muxer."""
+    return output.with_name(f".{output.stem}.{uuid.uuid4().hex[:8]}.part{output.suffix}")
+
+
+def _tail(stderr: bytes) -> str:
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    return "\n".join(lines[-STDERR_TAIL_LINES:])
+
+
+async def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    timeout: float,
+    binary: Path | None = None,
+    output: Path | None = None,
+) -> None:
+    """Run ``ffmpeg -nostdin -y <args> [output.part]`` and rename the part file to `output` on success.
+
+    `args` is everything between the binary and the output file. With ``output=None`` the arguments must
+    name their own output (a probe, or ``-f null -``).
+    """
+    exe = resolve_ffmpeg(binary)
+    part: Path | None = None
+    command = [str(exe), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        part = part_path_for(output)
+        command.append(str(part))
+    logger.debug("ffmpeg: %s", " ".join(command))
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise FFmpegError(f"could not start FFmpeg at {exe}: {exc}") from exc
+    try:
+        try:
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
+        except TimeoutError:
+            await _kill(process)
+            raise FFmpegTimeoutError(f"FFmpeg ran past its {timeout:g} s limit and was killed") from None
+        except asyncio.CancelledError:
+            await _kill(process)
+            raise
+        if process.returncode != 0:
+            raise FFmpegError(
+                f"FFmpeg exited with code {process.returncode}",
+                returncode=process.returncode,
+                stderr_tail=_tail(stderr),
+            )
+        if part is not None and output is not None:
+            if not part.exists() or part.stat().st_size == 0:
+                raise FFmpegError(f"FFmpeg wrote nothing for {output.name}", stderr_tail=_tail(stderr))
+            part.replace(output)
+            part = None
+    finally:
+        if part is not None:
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(process.wait(), timeout=10)

@@ -1,0 +1,122 @@
+"""The small interface every video backend implements: the ComfyUI client, the pool of clients and the
+FFmpeg-only local backend. `VideoManager` depends on this, never on ComfyUI itself.
+
+A backend turns one `ClipRequest` into one mp4 at `request.output_path` and returns a `ClipResult`.
+Parameters mean the same thing on every backend (width, height, frames, fps), so the fallback ladder's
+rungs are comparable wherever they run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+ModelVariant = Literal["full", "distilled"]
+GenerationMode = Literal["t2v", "i2v"]
+
+
+@dataclass(frozen=True)
+class ClipRequest:
+    """Everything that shapes one generated clip."""
+
+    prompt: str
+    negative_prompt: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+    steps: int
+    cfg: float
+    seed: int
+    output_path: Path
+    model: ModelVariant = "full"
+    init_image: Path | None = None
+    strength: float = 0.75
+    mood: str = "daily"
+
+    @property
+    def mode(self) -> GenerationMode:
+        return "i2v" if self.init_image is not None else "t2v"
+
+    def as_record(self) -> dict[str, object]:
+        """The request as JSON-safe data for the manifest (paths as strings)."""
+        return {
+            "mode": self.mode,
+            "prompt": self.prompt,
+            "width": self.width,
+            "height": self.height,
+            "num_frames": self.num_frames,
+            "fps": self.fps,
+            "steps": self.steps,
+            "cfg": self.cfg,
+            "seed": self.seed,
+            "model": self.model,
+            "init_image": str(self.init_image) if self.init_image else None,
+            "strength": self.strength,
+        }
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A finished clip: where it is, and which server and prompt made it."""
+
+    path: Path
+    server: str
+    prompt_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Sampling progress of one job (from ComfyUI `progress` messages, or the local encoder)."""
+
+    server: str
+    prompt_id: str | None
+    value: int
+    maximum: int
+    node: str | None = None
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+SubmittedCallback = Callable[[str, str], None]
+"""Called with (server, prompt_id) as soon as a job is queued, so the manifest can record it for resume."""
+
+
+@dataclass
+class GenerationHooks:
+    """Optional callbacks a caller passes with a request."""
+
+    on_progress: ProgressCallback | None = None
+    on_submitted: SubmittedCallback | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class VideoGenerator(Protocol):
+    """What `VideoManager` needs from a backend."""
+
+    @property
+    def name(self) -> str:
+        """A short label for logs and the manifest (e.g. 'local' or the server URL)."""
+        ...
+
+    async def health_check(self) -> bool:
+        """True when the backend can take work now. Never raises."""
+        ...
+
+    async def generate_t2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
+        """Text-to-video. Raises a `GeneratorError` subclass on failure."""
+        ...
+
+    async def generate_i2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
+        """Image-to-video from `request.init_image`. Raises a `GeneratorError` subclass on failure."""
+        ...
+
+    async def cancel(self, prompt_id: str) -> None:
+        """Stop a job: delete it from the queue if pending, interrupt it if running. Never raises."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,135 @@
+"""`manifest.json`: what happened to every scene of a post, written atomically after every change.
+
+A scene is keyed by a fingerprint of its content and of the settings that shape its clip, not by its
+index, so a re-run can reuse finished clips and re-attach to prompts still running on a server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ai_worker.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
+
+
+class AttemptRecord(BaseModel):
+    """One try at making a scene's clip."""
+
+    rung: int
+    params: dict[str, object] = Field(default_factory=dict)
+    seed: int | None = None
+    server: str | None = None
+    prompt_id: str | None = None
+    started_at: float = Field(default_factory=time.time)
+    duration_s: float | None = None
+    error: str | None = None
+    error_type: str | None = None
+
+
+class PendingPrompt(BaseModel):
+    """A prompt queued on a server whose result we have not collected yet (for resume)."""
+
+    server: str
+    prompt_id: str
+    rung: int
+    params: dict[str, object] = Field(default_factory=dict)
+
+
+class SceneRecord(BaseModel):
+    """Everything decided and done for one scene."""
+
+    index: int
+    fingerprint: str
+    type: str
+    text_lines: list[str | dict[str, str]] = Field(default_factory=list)
+    image_url: str | None = None
+    image_path: str | None = None
+    image_score: float | None = None
+    image_category: str | None = None
+    image_reasons: list[str] = Field(default_factory=list)
+    mode: Literal["t2v", "i2v"] | None = None
+    prompt: str | None = None
+    prompt_simple: str | None = None
+    prompt_source: str | None = None
+    status: SceneStatus = "pending"
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    pending: PendingPrompt | None = None
+    clip_path: str | None = None
+    failure_reason: str | None = None
+    merged_into: int | None = None
+    merged_from: list[int] = Field(default_factory=list)
+
+
+class Manifest(BaseModel):
+    """The whole post."""
+
+    version: int = MANIFEST_VERSION
+    post_id: str
+    title: str = ""
+    mood: str = "daily"
+    backend: str | None = None
+    backend_reason: str | None = None
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    scenes: list[SceneRecord] = Field(default_factory=list)
+    input_errors: list[str] = Field(default_factory=list)
+    final_scenes: list[dict[str, object]] = Field(default_factory=list)
+
+    def by_fingerprint(self) -> dict[str, SceneRecord]:
+        return {scene.fingerprint: scene for scene in self.scenes}
+
+
+def fingerprint(payload: dict[str, object]) -> str:
+    """A stable short hash of JSON-safe data (content plus the settings that shape the clip)."""
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def write_json_atomic(path: Path, data: str) -> None:
+    """Write text to `path` through a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class ManifestStore:
+    """Reads and writes one post's manifest file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Manifest | None:
+        """The manifest on disk, or None when there is none. A corrupt file is an `InputError`."""
+        if not self.path.exists():
+            return None
+        try:
+            return Manifest.model_validate_json(self.path.read_text(encoding="utf-8"))
+        except (ValidationError, ValueError) as exc:
+            raise InputError(f"{self.path}: not a readable manifest ({exc.__class__.__name__}: {exc})") from exc
+
+    def save(self, manifest: Manifest) -> None:
+        manifest.updated_at = time.time()
+        write_json_atomic(self.path, manifest.model_dump_json(indent=2))

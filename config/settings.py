@@ -1,0 +1,173 @@
+"""Every setting of the video stage, typed, read from the environment and `.env`.
+
+This is the only module that reads the environment. Build one `Settings` with `load_settings()` at the
+edge (the CLI, the pipeline's entry) and pass it down; library code never calls it itself.
+
+The seed's table (section 13) comes first, with the seed's defaults; settings this project adds follow.
+Where the seed's number is only a choice, the official LTX-2 value is noted beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BackendChoice = Literal["auto", "comfyui", "local"]
+VramMode = Literal["lowvram", "novram", "normalvram", "highvram", "gpu-only", "cpu"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STYLES_PATH = Path(__file__).resolve().parent / "video_styles.json"
+DEFAULT_WORKFLOW_DIR = PROJECT_ROOT / "ai_worker" / "video" / "workflows"
+
+
+def _split_csv(value: object) -> object:
+    """Accept `a,b,c` (the form an environment variable can hold) as well as a JSON list."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            import json
+
+            return json.loads(stripped)
+        return [part.strip() for part in stripped.split(",") if part.strip()]
+    return value
+
+
+def _parse_size(value: object) -> object:
+    """Accept `1280x720`, `1280,720` or a two-item list for a resolution."""
+    if isinstance(value, str):
+        for sep in ("x", "X", ","):
+            if sep in value:
+                left, right = value.split(sep, 1)
+                return (int(left.strip().strip("([")), int(right.strip().strip(")]")))
+        raise ValueError(f"expected WIDTHxHEIGHT, got {value!r}")
+    return value
+
+
+class Settings(BaseSettings):
+    """The whole configuration of the video stage."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        frozen=True,
+    )
+
+    # --- the seed's table (section 13) ---------------------------------------------------------------
+    comfyui_url: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://comfyui:8188"],
+        description="ComfyUI server URL, or several separated by commas (one per GPU).",
+    )
+    comfyui_vram_mode: VramMode = "lowvram"
+    comfyui_reserve_vram: float = Field(default=2, ge=0)
+    video_gen_enabled: bool = False
+    video_gen_timeout: float = Field(default=300, gt=0, description="Seconds one clip may take.")
+    video_model_full: str = "ltx-2-19b-dev-fp8.safetensors"
+    video_model_distilled: str = "ltx-2-19b-distilled-fp8.safetensors"
+    video_resolution: Annotated[tuple[int, int], NoDecode] = (1280, 720)
+    video_resolution_fallback: Annotated[tuple[int, int], NoDecode] = (768, 512)
+    # Official LTX-2 workflows use 121 frames (about 5 s); 97 is the seed's choice.
+    video_num_frames: int = Field(default=97, ge=1)
+    video_num_frames_fallback: int = Field(default=65, ge=1)
+    video_fps: int = Field(default=24, ge=1, le=120)
+    video_steps: int = Field(default=20, ge=1)
+    video_steps_distilled: int = Field(default=8, ge=1)
+    # Official full-model CFG is 4.0; 3.5 is the seed's choice.
+    video_cfg: float = Field(default=3.5, ge=0)
+    video_cfg_distilled: float = Field(default=1.0, ge=0)
+    video_i2v_threshold: float = Field(default=0.6, ge=0, le=1)
+    # Official I2V strength is 1.0 (first frame kept exactly); 0.75 is the seed's choice.
+    video_i2v_denoise: float = Field(default=0.75, ge=0, le=1)
+    video_max_clips_per_post: int = Field(default=8, ge=0)
+    video_max_retry: int = Field(default=4, ge=1, le=4)
+    video_output_dir: Path = Path("media/tmp/videos")
+
+    # --- the ladder's third rung (the seed's table gives 15 steps for it) ---------------------------------
+    video_steps_fallback: int = Field(default=15, ge=1)
+
+    # --- backend choice and output ------------------------------------------------------------------------
+    video_backend: BackendChoice = "auto"
+    output_dir: Path = Path("media")
+    media_tmp_dir: Path = Path("media/tmp")
+
+    # --- ComfyUI beyond the seed ---------------------------------------------------------------------------
+    comfyui_auth_header: str | None = Field(
+        default=None, description="A full header line for a server behind a proxy, e.g. 'Authorization: Bearer X'."
+    )
+    comfyui_workflow_dir: Path | None = Field(
+        default=None, description="A folder of the user's own API-format workflows, used before the bundled ones."
+    )
+    comfyui_shared_output_dir: Path | None = Field(
+        default=None, description="ComfyUI's output folder as seen from here (a shared volume), if there is one."
+    )
+    comfyui_health_timeout: float = Field(default=5.0, gt=0)
+    comfyui_http_timeout: float = Field(default=30.0, gt=0)
+    comfyui_poll_interval: float = Field(default=3.0, gt=0)
+    comfyui_max_poll_errors: int = Field(default=10, ge=1)
+    comfyui_bench_seconds: float = Field(default=60.0, ge=0, description="How long a failing server is benched.")
+    comfyui_text_encoder: str = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
+    comfyui_upscale_model: str = "ltx-2-spatial-upscaler-x2-1.0.safetensors"
+    comfyui_docker_port_bind: str = Field(default="127.0.0.1", description="Host address ComfyUI is published on.")
+
+    # --- Ollama (Phase 6) ---------------------------------------------------------------------------------
+    ollama_host: str = "http://localhost:11434"
+    ollama_model: str = "qwen2.5:14b"
+    ollama_timeout: float = Field(default=120.0, gt=0)
+    video_styles_path: Path = DEFAULT_STYLES_PATH
+
+    # --- image downloads (Phase 4.5) ----------------------------------------------------------------------
+    image_download_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    image_download_timeout: float = Field(default=15.0, gt=0)
+    image_download_concurrency: int = Field(default=4, ge=1)
+    image_download_max_redirects: int = Field(default=5, ge=0)
+    image_allow_private_hosts: bool = False
+    image_referer_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["dcinside.com", "dcinside.co.kr"],
+        description="Host suffixes that need the DCInside cookie warm-up and Referer.",
+    )
+    image_max_pixels: int = Field(default=64_000_000, gt=0, description="Larger images are refused unread.")
+
+    # --- FFmpeg -------------------------------------------------------------------------------------------
+    ffmpeg_binary: Path | None = Field(default=None, description="Use this FFmpeg instead of imageio-ffmpeg's.")
+    ffmpeg_timeout: float = Field(default=300.0, gt=0)
+    ffmpeg_preset: str = "ultrafast"
+    ffmpeg_crf: int = Field(default=23, ge=0, le=51)
+    render_width: int = Field(default=1080, ge=16)
+    render_height: int = Field(default=1920, ge=16)
+
+    @field_validator("comfyui_url", "image_referer_hosts", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("video_resolution", "video_resolution_fallback", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        return _parse_size(value)
+
+    @field_validator("comfyui_url")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"COMFYUI_URL entry {url!r} must start with http:// or https://")
+        return [url.rstrip("/") for url in value]
+
+    @model_validator(mode="after")
+    def _sizes_positive(self) -> Settings:
+        for name in ("video_resolution", "video_resolution_fallback"):
+            width, height = getattr(self, name)
+            if width < 64 or height < 64:
+                raise ValueError(f"{name.upper()} must be at least 64x64, got {width}x{height}")
+        return self
+
+
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the environment (and `.env`, or `env_file`) once; keyword overrides win over both."""
+    if env_file is not None:
+        return Settings(_env_file=env_file, **overrides)
+    return Settings(**overrides)
