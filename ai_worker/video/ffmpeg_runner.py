@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ai_worker.errors import FFmpegError, FFmpegTimeoutError
@@ -22,6 +23,8 @@ from ai_worker.errors import FFmpegError, FFmpegTimeoutError
 logger = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 15
+KILL_GRACE_S = 10.0
+"""How long to wait for a killed FFmpeg to be reaped."""
 
 
 @functools.cache
@@ -36,6 +39,8 @@ def resolve_ffmpeg(binary: Path | None = None) -> Path:
     if binary is not None:
         if not binary.exists():
             raise FFmpegError(f"FFMPEG_BINARY {binary} does not exist")
+        if not binary.is_file():
+            raise FFmpegError(f"FFMPEG_BINARY {binary} is not a file")
         return binary
     return _bundled_ffmpeg()
 
@@ -43,6 +48,14 @@ def resolve_ffmpeg(binary: Path | None = None) -> Path:
 def part_path_for(output: Path) -> Path:
     """A unique temporary name beside `output`, keeping its extension so FFmpeg picks the muxer."""
     return output.with_name(f".{output.stem}.{uuid.uuid4().hex[:8]}.part{output.suffix}")
+
+
+def build_command(exe: Path, args: Sequence[str], part: Path | None = None) -> list[str]:
+    """The full command line: FFmpeg, the fixed safety options, `args`, then the part file if there is one."""
+    command = [str(exe), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+    if part is not None:
+        command.append(str(part))
+    return command
 
 
 def _tail(stderr: bytes) -> str:
@@ -56,19 +69,23 @@ async def run_ffmpeg(
     timeout: float,
     binary: Path | None = None,
     output: Path | None = None,
+    verify: Callable[[Path], None] | None = None,
 ) -> None:
     """Run ``ffmpeg -nostdin -y <args> [output.part]`` and rename the part file to `output` on success.
 
     `args` is everything between the binary and the output file. With ``output=None`` the arguments must
-    name their own output (a probe, or ``-f null -``).
+    name their own output (a probe, or ``-f null -``). `verify`, if given, is called (in a worker thread)
+    with the finished part file before the rename; whatever it raises aborts the run and the part file is
+    deleted, so only a checked file ever appears under the final name.
     """
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError(f"FFmpeg time limit must be a positive number of seconds, got {timeout!r}")
     exe = resolve_ffmpeg(binary)
     part: Path | None = None
-    command = [str(exe), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         part = part_path_for(output)
-        command.append(str(part))
+    command = build_command(exe, args, part)
     logger.debug("ffmpeg: %s", " ".join(command))
     try:
         process = await asyncio.create_subprocess_exec(
@@ -97,6 +114,8 @@ async def run_ffmpeg(
         if part is not None and output is not None:
             if not part.exists() or part.stat().st_size == 0:
                 raise FFmpegError(f"FFmpeg wrote nothing for {output.name}", stderr_tail=_tail(stderr))
+            if verify is not None:
+                await asyncio.to_thread(verify, part)
             part.replace(output)
             part = None
     finally:
@@ -110,4 +129,4 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(process.wait(), timeout=10)
+        await asyncio.wait_for(process.wait(), timeout=KILL_GRACE_S)

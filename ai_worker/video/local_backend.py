@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ai_worker.errors import FFmpegError, GeneratorError, ImageError, MediaError
@@ -93,8 +94,10 @@ def prepare_image(source: Path, target: Path, max_side: int) -> Path:
                 background = Image.new("RGB", rgba.size, (255, 255, 255))
                 background.paste(rgba, mask=rgba.getchannel("A"))
                 image = background
-            elif image.mode == "I;16" or image.mode.startswith("I"):
-                image = image.point(lambda v: v / 256).convert("L").convert("RGB")
+            elif image.mode.startswith("I"):
+                # 16-bit greyscale (PNG/TIFF) spans 0..65535: keep the top 8 bits.
+                wide = np.asarray(image, dtype=np.uint32) >> 8
+                image = Image.fromarray(wide.clip(0, 255).astype(np.uint8), "L").convert("RGB")
             else:
                 image = image.convert("RGB")
             image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)

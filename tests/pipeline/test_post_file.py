@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ai_worker.errors import PostFileError
+from ai_worker.pipeline.post_file import load_post
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "posts"
+
+
+def _write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "post.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _post(**overrides: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "post_id": "p1",
+        "title": "제목",
+        "body_summary": "요약",
+        "mood": "humor",
+        "scenes": [{"type": "text_only", "text_lines": ["첫 줄", {"text": "둘째 줄", "audio": "a.wav"}]}],
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_bundled_examples_load_with_every_image_present(example: Path) -> None:
+    post, errors = load_post(example)
+    assert errors == []
+    assert post.scenes
+    for scene in post.scenes:
+        if scene.image_url and not scene.image_url.startswith("http"):
+            assert (post.base_dir / scene.image_url).is_file()
+
+
+def test_examples_cover_every_scene_type() -> None:
+    types = {scene.type for example in EXAMPLES.glob("*.json") for scene in load_post(example)[0].scenes}
+    assert types == {"text_only", "img_text", "img_only", "intro", "outro"}
+
+
+def test_lines_keep_both_forms(tmp_path: Path) -> None:
+    post, _ = load_post(_write(tmp_path, _post()))
+    assert post.scenes[0].text_lines == ["첫 줄", {"text": "둘째 줄", "audio": "a.wav"}]
+    assert post.scenes[0].text == "첫 줄\n둘째 줄"
+    assert post.base_dir == tmp_path.resolve()
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(PostFileError, match=r"nope\.json: file not found"):
+        load_post(tmp_path / "nope.json")
+
+
+def test_not_json_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"post_id": 1,,}', encoding="utf-8")
+    with pytest.raises(PostFileError, match=r"bad\.json: not valid JSON: .* line 1, column"):
+        load_post(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "pattern"),
+    [
+        (_post(title=""), r"field 'title': must be a non-empty string"),
+        ({k: v for k, v in _post().items() if k != "scenes"}, r"field 'scenes': missing required field"),
+        (_post(scenes=[]), r"field 'scenes': must be a non-empty list"),
+        (_post(mood=3), r"field 'mood'"),
+        ([1, 2], r"top level must be an object"),
+    ],
+)
+def test_file_level_errors_name_the_field(tmp_path: Path, data: object, pattern: str) -> None:
+    with pytest.raises(PostFileError, match=pattern):
+        load_post(_write(tmp_path, data))
+
+
+def test_one_bad_scene_does_not_stop_the_others(tmp_path: Path) -> None:
+    scenes = [
+        {"type": "intro", "text_lines": ["안녕"]},
+        {"type": "slideshow", "text_lines": ["?"]},
+        {"type": "img_text", "text_lines": ["이미지 없음"]},
+        {"type": "text_only", "text_lines": [42]},
+        {"type": "outro", "text_lines": ["끝"]},
+    ]
+    post, errors = load_post(_write(tmp_path, _post(scenes=scenes)))
+    assert [s.type for s in post.scenes] == ["intro", "outro"]
+    assert [s.source_index for s in post.scenes] == [0, 4]
+    messages = [str(e) for e in errors]
+    assert "scene 1, field 'type': unknown scene type 'slideshow'" in messages[0]
+    assert "scene 2, field 'image_url'" in messages[1]
+    assert "scene 3, field 'text_lines[0]'" in messages[2]
+
+
+def test_all_scenes_bad_is_a_file_error(tmp_path: Path) -> None:
+    with pytest.raises(PostFileError, match="no usable scene"):
+        load_post(_write(tmp_path, _post(scenes=[{"type": "bogus"}])))
