@@ -21,7 +21,8 @@ in one place each, with ``raise ... from exc``, so callers decide by type, never
     │   │   │   └── ComfyUIOutOfMemoryError   the execution error is an out-of-memory
     │   │   ├── ComfyUIInterruptedError the job was interrupted (by us or someone else)
     │   │   ├── PromptLostError         the prompt vanished from queue and history (server restarted)
-    │   │   └── InvalidOutputError      success reported, but no usable clip (0 bytes, bad name, unreadable)
+    │   │   ├── InvalidOutputError      success reported, but no usable clip (0 bytes, bad name, unreadable)
+    │   │   └── ComfyUIServerError      the server answered 5xx or something unreadable (it is up but failing)
     │   └── WorkflowError               a workflow file is malformed or a parameter does not fit it
     ├── LLMError                        Ollama could not answer
     │   ├── LLMConnectionError          refused / unreachable
@@ -181,3 +182,7 @@ class LLMResponseError(LLMError):
 
 class ConfigError(WaggleVideoError):
     """A configuration file is malformed; the message names the file and the problem."""
+
+
+class ComfyUIServerError(ComfyUIError):
+    """The server answered with a 5xx status or an unreadable body: it is up, but failing."""

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     # --- the ladder's third rung (the seed's table gives 15 steps for it) ---------------------------------
     video_steps_fallback: int = Field(default=15, ge=1)
 
+    # --- Phase 7 orchestration (VideoManager) ----------------------------------------------------------------
+    video_server_max_failures: int = Field(
+        default=3, ge=1, description="Server faults in a row (transport, timeout, lost prompt) before a post drops it."
+    )
+
     # --- backend choice and output ------------------------------------------------------------------------
     video_backend: BackendChoice = "auto"
     output_dir: Path = Path("media")
@@ -111,7 +116,6 @@ class Settings(BaseSettings):
     comfyui_bench_seconds: float = Field(default=60.0, ge=0, description="How long a failing server is benched.")
     comfyui_text_encoder: str = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
     comfyui_upscale_model: str = "ltx-2-spatial-upscaler-x2-1.0.safetensors"
-    comfyui_docker_port_bind: str = Field(default="127.0.0.1", description="Host address ComfyUI is published on.")
 
     # --- Ollama (Phase 6) ---------------------------------------------------------------------------------
     ollama_host: str = "http://localhost:11434"
@@ -125,11 +129,25 @@ class Settings(BaseSettings):
     image_download_concurrency: int = Field(default=4, ge=1)
     image_download_max_redirects: int = Field(default=5, ge=0)
     image_allow_private_hosts: bool = False
+    image_private_host_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (as written in URLs) that may be private even when IMAGE_ALLOW_PRIVATE_HOSTS is off.",
+    )
     image_referer_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["dcinside.com", "dcinside.co.kr"],
         description="Host suffixes that need the DCInside cookie warm-up and Referer.",
     )
     image_max_pixels: int = Field(default=64_000_000, gt=0, description="Larger images are refused unread.")
+    image_download_deadline: float = Field(
+        default=60.0, gt=0, description="Seconds one download may take in all (stops an endless slow body)."
+    )
+    image_warmup_url: str = Field(
+        default="https://www.dcinside.com/",
+        description="Page fetched once for its cookies before images from IMAGE_REFERER_HOSTS.",
+    )
+    image_referer: str = Field(
+        default="https://gall.dcinside.com/", description="Referer sent with images from IMAGE_REFERER_HOSTS."
+    )
 
     # --- FFmpeg -------------------------------------------------------------------------------------------
     ffmpeg_binary: Path | None = Field(default=None, description="Use this FFmpeg instead of imageio-ffmpeg's.")
@@ -139,7 +157,7 @@ class Settings(BaseSettings):
     render_width: int = Field(default=1080, ge=16)
     render_height: int = Field(default=1920, ge=16)
 
-    @field_validator("comfyui_url", "image_referer_hosts", mode="before")
+    @field_validator("comfyui_url", "image_referer_hosts", "image_private_host_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,18 @@ def wide_banner(width: int, height: int) -> Image.Image:
     return img
 
 
+def narration_stand_in(path: Path, seconds: float, rate: int = 16000) -> None:
+    """A quiet tone standing in for a TTS line (Phase 5 writes real ones), so line audio has a duration."""
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.1 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes(samples.tobytes())
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     photo_like(960, 640, seed=7).save(OUT / "rainy_street.jpg", quality=82)
@@ -109,6 +122,7 @@ def main() -> None:
     text_screenshot(720, 1000).save(OUT / "chat_capture.png")
     flat_meme(480).save(OUT / "flat_meme.png")
     wide_banner(1500, 300).save(OUT / "event_banner.jpg", quality=85)
+    narration_stand_in(OUT.parent / "tts" / "scene2_line0.wav", 2.6)
 
 
 if __name__ == "__main__":

@@ -102,6 +102,8 @@ def test_paths_use_pathlib_not_os_path() -> None:
 def test_loggers_are_named_after_their_module() -> None:
     offenders = []
     for path in _modules(LIBRARY):
+        if "cli" in path.relative_to(LIBRARY).parts:
+            continue  # the CLI configures third-party loggers by name
         for node in ast.walk(_tree(path)):
             if (
                 isinstance(node, ast.Call)

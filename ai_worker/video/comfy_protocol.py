@@ -190,7 +190,8 @@ def parse_history(body: object, prompt_id: str) -> HistoryResult | None:
     entry = body.get(prompt_id)
     if not isinstance(entry, dict):
         return None
-    status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
+    raw_status = entry.get("status")
+    status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
     messages = [m for m in status.get("messages", []) if isinstance(m, list) and len(m) == 2]
     last = (str(messages[-1][0]), dict(messages[-1][1])) if messages else None
     names = [str(m[0]) for m in messages]
@@ -201,7 +202,8 @@ def parse_history(body: object, prompt_id: str) -> HistoryResult | None:
         outcome = "success"
     else:
         outcome = "error"
-    outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else {}
+    raw_outputs = entry.get("outputs")
+    outputs: dict[str, Any] = raw_outputs if isinstance(raw_outputs, dict) else {}
     return HistoryResult(outcome=outcome, outputs=outputs, last_message=last)
 
 

@@ -86,6 +86,7 @@ async def run_ffmpeg(
         output.parent.mkdir(parents=True, exist_ok=True)
         part = part_path_for(output)
     command = build_command(exe, args, part)
+    making = f" making {output}" if output is not None else ""
     logger.debug("ffmpeg: %s", " ".join(command))
     try:
         process = await asyncio.create_subprocess_exec(
@@ -101,13 +102,13 @@ async def run_ffmpeg(
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
         except TimeoutError:
             await _kill(process)
-            raise FFmpegTimeoutError(f"FFmpeg ran past its {timeout:g} s limit and was killed") from None
+            raise FFmpegTimeoutError(f"FFmpeg{making} ran past its {timeout:g} s limit and was killed") from None
         except asyncio.CancelledError:
             await _kill(process)
             raise
         if process.returncode != 0:
             raise FFmpegError(
-                f"FFmpeg exited with code {process.returncode}",
+                f"FFmpeg{making} exited with code {process.returncode}",
                 returncode=process.returncode,
                 stderr_tail=_tail(stderr),
             )

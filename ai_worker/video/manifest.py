@@ -25,6 +25,9 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
+FailureKind = Literal["exhausted", "fatal", "unavailable"]
+"""Why a scene failed: every rung was tried; an error no rung can fix; or no server could take it.
+A re-run repeats neither a done scene nor an exhausted one; the other two continue their ladder."""
 
 
 class AttemptRecord(BaseModel):
@@ -39,6 +42,16 @@ class AttemptRecord(BaseModel):
     duration_s: float | None = None
     error: str | None = None
     error_type: str | None = None
+    # Added by the orchestration: what the ladder called the rung, what it did after the error
+    # (`next`, `free_and_next`, `fail_fast`, `reattach`, `retry`), and whether the result came from a
+    # re-attached prompt rather than a fresh submission.
+    label: str | None = None
+    action: str | None = None
+    reattached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.duration_s is not None
 
 
 class PendingPrompt(BaseModel):
@@ -73,6 +86,19 @@ class SceneRecord(BaseModel):
     failure_reason: str | None = None
     merged_into: int | None = None
     merged_from: list[int] = Field(default_factory=list)
+    # Added by the orchestration (resume): where the ladder stands and why a scene failed.
+    next_rung: int = 0
+    failure_kind: FailureKind | None = None
+    skip_reason: str | None = None
+
+
+class FinalScene(BaseModel):
+    """One scene as the renderer gets it, after failed scenes were merged away."""
+
+    clip_path: str | None = None
+    text_lines: list[str | dict[str, str]] = Field(default_factory=list)
+    source_indices: list[int] = Field(default_factory=list)
+    type: str = "text_only"
 
 
 class Manifest(BaseModel):
@@ -88,7 +114,8 @@ class Manifest(BaseModel):
     updated_at: float = Field(default_factory=time.time)
     scenes: list[SceneRecord] = Field(default_factory=list)
     input_errors: list[str] = Field(default_factory=list)
-    final_scenes: list[dict[str, object]] = Field(default_factory=list)
+    final_scenes: list[FinalScene] = Field(default_factory=list)
+    settings_fingerprint: str | None = None
 
     def by_fingerprint(self) -> dict[str, SceneRecord]:
         return {scene.fingerprint: scene for scene in self.scenes}

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ai_worker.errors import ConfigError
 
@@ -38,8 +38,7 @@ MOODS: tuple[str, ...] = (
 DEFAULT_MOOD = "daily"
 MAX_STYLES_FILE_BYTES = 1024 * 1024
 
-HexColour = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+HexColour = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
 
 
 class MoodStyle(BaseModel):
@@ -47,10 +46,24 @@ class MoodStyle(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    style_hint: Text
-    camera_hints: list[Text] = Field(min_length=1)
+    style_hint: str
+    camera_hints: list[str] = Field(min_length=1)
     color_palette: list[HexColour] = Field(min_length=4, max_length=4)
-    atmosphere: Text
+    atmosphere: str
+
+    @field_validator("style_hint", "atmosphere")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("camera_hints")
+    @classmethod
+    def _hints(cls, value: list[str]) -> list[str]:
+        if any(not hint.strip() for hint in value):
+            raise ValueError("camera hints must not be empty")
+        return [hint.strip() for hint in value]
 
 
 class VideoStyles:

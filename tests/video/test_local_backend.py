@@ -37,7 +37,9 @@ def _probe(path: Path) -> tuple[int, int, int, float, str]:
         for _ in container.decode(stream):
             frames += 1
         assert not container.streams.audio
-        return stream.width, stream.height, frames, float(stream.average_rate), stream.codec_context.name
+        rate = stream.average_rate
+        assert rate is not None
+        return stream.width, stream.height, frames, float(rate), stream.codec_context.name
 
 
 def _frame(path: Path, index: int) -> np.ndarray:

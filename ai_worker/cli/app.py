@@ -1,0 +1,29 @@
+"""`wagglebot-video`: the command line (the edge: settings are built here and `asyncio.run` is called here)."""
+
+from __future__ import annotations
+
+import typer
+
+from ai_worker.cli.cmd_doctor import doctor
+from ai_worker.cli.cmd_prompts import prompts
+from ai_worker.cli.cmd_run import run
+from ai_worker.cli.cmd_score import score
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="wagglebot-video",
+        help="Turn the scenes of a Korean community-post script into video clips (LTX-2 on ComfyUI, or FFmpeg).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.command("run", help="Run Phase 4.5, 6 and 7 on a post file and write clips and manifest.json.")(run)
+    app.command("prompts", help="Phase 4.5 and 6 only: print each scene's prompts and where they came from.")(prompts)
+    app.command("score", help="Score images for image-to-video (score, category, reasons).")(score)
+    app.command("doctor", help="Check FFmpeg, every ComfyUI server and Ollama, and say what to fix.")(doctor)
+    return app
+
+
+def main() -> None:
+    build_app()()

@@ -1,0 +1,83 @@
+"""`wagglebot-video prompts POST.json`: Phase 4.5 and 6 only, printing each scene's prompts and their source."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ai_worker.cli.console import make_console, setup_logging
+from ai_worker.errors import ConfigError, InputError, WaggleVideoError
+from ai_worker.pipeline.post_file import Post, load_post
+from ai_worker.pipeline.scene_director import assign_video_modes
+from ai_worker.video.prompt_engine import NEGATIVE_PROMPT, VideoPromptEngine
+from ai_worker.video.styles import load_video_styles
+from config.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT = 2
+
+
+async def build_prompts(post_path: Path, out: Path, settings: Settings) -> tuple[Post, list[str]]:
+    """Load the post, run Phase 4.5 and 6 on it; returns the post (scenes filled in) and skipped-scene notes."""
+    styles = load_video_styles(settings.video_styles_path)
+    post, errors = load_post(post_path)
+    await assign_video_modes(post.scenes, post_id=post.post_id, settings=settings, out_dir=out, base_dir=post.base_dir)
+    engine = VideoPromptEngine(settings, styles)
+    await engine.generate_batch(post.scenes, post.mood, post.title, post.body_summary)
+    return post, [str(error) for error in errors]
+
+
+def prompts_table(post: Post) -> Table:
+    table = Table(title=f"post {post.post_id} · mood {post.mood}", show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("type")
+    table.add_column("mode")
+    table.add_column("prompt", ratio=3)
+    table.add_column("simplified prompt", ratio=2)
+    table.add_column("source")
+    for index, scene in enumerate(post.scenes):
+        table.add_row(
+            str(scene.source_index if scene.source_index is not None else index),
+            scene.type,
+            scene.video_mode or "—",
+            scene.video_prompt or "—",
+            scene.video_prompt_simple or "—",
+            scene.prompt_source or "—",
+        )
+    return table
+
+
+def prompts(
+    post: Annotated[Path, typer.Argument(help="The post file (JSON).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (image cache for Phase 4.5).")] = Path("media"),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
+) -> None:
+    console = make_console()
+    errors = make_console(stderr=True)
+    setup_logging(errors, verbose=verbose)
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        errors.print(f"[red]error:[/] settings: {exc}".splitlines()[0], soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    try:
+        loaded, skipped = asyncio.run(build_prompts(post, out, settings))
+    except InputError as exc:
+        errors.print(f"[red]error:[/] {exc}".splitlines()[0], soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    except ConfigError as exc:
+        errors.print(f"[red]config error:[/] {exc}".splitlines()[0], soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except WaggleVideoError as exc:
+        errors.print(f"[red]error:[/] {exc}".splitlines()[0], soft_wrap=True)
+        raise typer.Exit(1) from exc
+    console.print(prompts_table(loaded))
+    for line in skipped:
+        console.print(f"[yellow]skipped:[/] {line}")
+    console.print(f"[dim]negative prompt (every clip):[/] {NEGATIVE_PROMPT}")

@@ -1,0 +1,449 @@
+"""`wagglebot-video doctor`: is everything the video stage needs in place, and if not, what to do.
+
+It checks, each as a typed `Check` carrying the fix for a failure:
+
+* FFmpeg: found, and its H.264 encoders (libx264 is needed; h264_nvenc is used when present and working);
+* every workflow the stage runs: loadable (the user's folder first, then the bundled files);
+* every ComfyUI server in COMFYUI_URL: reachable (``GET /system_stats``), its version and free VRAM, every
+  node class the workflows use and every model file they name present (``GET /object_info``: a model input
+  is a combo whose first element lists the files the server has);
+* Ollama: reachable, and OLLAMA_MODEL pulled.
+
+The /object_info and /system_stats judgements are pure functions (`check_object_info`, `check_system_stats`)
+tested against captures of a real server; `run_doctor` only gathers their inputs.
+
+A failed *optional* check is a warning: it does not fail the doctor (the two-stage upscale workflow's files,
+NVENC, a server with little free VRAM right now).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ai_worker.errors import FFmpegError, WaggleVideoError, WorkflowError
+from ai_worker.video.ffmpeg_runner import resolve_ffmpeg
+from ai_worker.video.generator import ModelVariant
+from ai_worker.video.workflows import (
+    LADDER_WORKFLOWS,
+    UPSCALE_WORKFLOW,
+    Workflow,
+    apply_params,
+    load_workflow,
+    model_params,
+    params_for,
+)
+from config.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+FFMPEG_PROBE_TIMEOUT = 15.0
+"""Seconds ``ffmpeg -encoders`` may take (it normally answers in well under one)."""
+LOW_VRAM_BYTES = 6 * 1024**3
+"""Below this much free VRAM an LTX-2 job will crawl or fail even with --lowvram."""
+
+WORKFLOW_MODELS: dict[str, ModelVariant] = {
+    "t2v_ltx2.json": "full",
+    "i2v_ltx2.json": "full",
+    "t2v_ltx2_distilled.json": "distilled",
+    "i2v_ltx2_distilled.json": "distilled",
+    UPSCALE_WORKFLOW: "distilled",
+}
+OPTIONAL_WORKFLOWS: frozenset[str] = frozenset({UPSCALE_WORKFLOW})
+"""Workflows the stage does not run by default: their problems are warnings."""
+
+CUSTOM_NODE_PACKS: dict[str, str] = {
+    "LTXVGemmaCLIPModelLoader": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
+    "LTXVGemmaEnhancePrompt": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
+    "LTXVSpatioTemporalTiledVAEDecode": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
+}
+"""Node classes from custom node packs (everything else used here is core ComfyUI)."""
+
+MODEL_FOLDERS: dict[str, str] = {
+    "ckpt_name": "checkpoints",
+    "ltxv_path": "checkpoints",
+    "gemma_path": "text_encoders",
+    "text_encoder": "text_encoders",
+    "model_name": "latent_upscale_models",
+    "lora_name": "loras",
+    "vae_name": "vae",
+    "clip_name": "text_encoders",
+    "unet_name": "diffusion_models",
+}
+"""Which models/ folder a model input's file lives in (for the fix text)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing the doctor looked at. ``fix`` says what to do when ``ok`` is False."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    optional: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """A failure that counts (optional checks only warn)."""
+        return not self.ok and not self.optional
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(check.failed for check in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if check.failed]
+
+    @property
+    def warnings(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok and check.optional]
+
+
+# --- FFmpeg ---------------------------------------------------------------------------------------------
+
+
+def parse_encoders(text: str) -> set[str]:
+    """Encoder names from ``ffmpeg -hide_banner -encoders`` (lines after the ``------`` separator)."""
+    names: set[str] = set()
+    started = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not started:
+            started = stripped.startswith("------")
+            continue
+        parts = stripped.split()
+        if len(parts) >= 2 and len(parts[0]) == 6:
+            names.add(parts[1])
+    return names
+
+
+def check_encoders(ffmpeg: Path, encoders: set[str]) -> list[Check]:
+    """libx264 is required (the local backend and the post-processing use it); NVENC is a bonus."""
+    checks = [
+        Check(
+            "FFmpeg libx264",
+            "libx264" in encoders,
+            f"{ffmpeg} {'has' if 'libx264' in encoders else 'lacks'} the libx264 encoder",
+            fix="use an FFmpeg built with libx264: unset FFMPEG_BINARY to use imageio-ffmpeg's, or install one",
+        )
+    ]
+    if "h264_nvenc" in encoders:
+        detail = "h264_nvenc is listed (it also needs an NVIDIA GPU with NVENC at run time; else libx264 is used)"
+    else:
+        detail = "h264_nvenc is not in this build: clips are encoded with libx264"
+    checks.append(
+        Check(
+            "FFmpeg h264_nvenc",
+            "h264_nvenc" in encoders,
+            detail,
+            fix="optional: an FFmpeg built with NVENC (and a GPU that has it) encodes faster",
+            optional=True,
+        )
+    )
+    return checks
+
+
+async def list_encoders(ffmpeg: Path, timeout: float = FFMPEG_PROBE_TIMEOUT) -> str:
+    """Run ``ffmpeg -hide_banner -encoders`` and return its output. Raises `FFmpegError`."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            str(ffmpeg),
+            "-hide_banner",
+            "-encoders",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise FFmpegError(f"could not start {ffmpeg}: {exc}") from exc
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(process.wait(), timeout=5)
+        raise FFmpegError(f"{ffmpeg} -encoders did not answer within {timeout:g} s") from None
+    if process.returncode != 0:
+        raise FFmpegError(
+            f"{ffmpeg} -encoders exited with code {process.returncode}",
+            returncode=process.returncode,
+            stderr_tail=stderr.decode("utf-8", "replace")[-500:],
+        )
+    return stdout.decode("utf-8", "replace")
+
+
+async def check_ffmpeg(settings: Settings) -> list[Check]:
+    fix = "pip install imageio-ffmpeg (a dependency of this project), or set FFMPEG_BINARY to an ffmpeg"
+    try:
+        ffmpeg = resolve_ffmpeg(settings.ffmpeg_binary)
+    except (FFmpegError, OSError, RuntimeError) as exc:
+        # imageio-ffmpeg raises RuntimeError when it has no binary for this platform.
+        return [Check("FFmpeg", False, f"no FFmpeg: {exc}", fix=fix)]
+    try:
+        text = await list_encoders(ffmpeg)
+    except FFmpegError as exc:
+        return [Check("FFmpeg", False, str(exc), fix=fix)]
+    return [Check("FFmpeg", True, f"found {ffmpeg}"), *check_encoders(ffmpeg, parse_encoders(text))]
+
+
+# --- workflows ------------------------------------------------------------------------------------------
+
+
+def doctor_workflows(settings: Settings) -> tuple[list[Workflow], list[Check]]:
+    """Every workflow the stage may run, with the model files from settings filled in."""
+    workflows: list[Workflow] = []
+    checks: list[Check] = []
+    for name in (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW):
+        optional = name in OPTIONAL_WORKFLOWS
+        try:
+            workflow = load_workflow(name, settings.comfyui_workflow_dir)
+            workflow = apply_params(workflow, params_for(workflow, model_params(WORKFLOW_MODELS[name], settings)))
+        except WorkflowError as exc:
+            checks.append(
+                Check(
+                    f"workflow {name}",
+                    False,
+                    str(exc),
+                    fix="fix or remove that file in COMFYUI_WORKFLOW_DIR (the bundled one is used when it is absent)",
+                    optional=optional,
+                )
+            )
+            continue
+        workflows.append(workflow)
+        checks.append(Check(f"workflow {name}", True, f"loaded from {workflow.source}", optional=optional))
+    return workflows, checks
+
+
+# --- ComfyUI: pure judgements on what the server said ----------------------------------------------------
+
+
+def combo_options(spec: object) -> list[str] | None:
+    """The choices of a combo input spec: ``[[...], {...}]`` (classic) or ``["COMBO", {"options": [...]}]``."""
+    if not isinstance(spec, list | tuple) or not spec:
+        return None
+    first = spec[0]
+    if isinstance(first, list):
+        return [str(item) for item in first]
+    if first == "COMBO" and len(spec) > 1 and isinstance(spec[1], dict):
+        options = spec[1].get("options")
+        if isinstance(options, list):
+            return [str(item) for item in options]
+    return None
+
+
+def _input_spec(object_info: Mapping[str, Any], class_type: str, input_name: str) -> object:
+    sections = object_info.get(class_type, {}).get("input", {})
+    for section in ("required", "optional"):
+        spec = (sections.get(section) or {}).get(input_name)
+        if spec is not None:
+            return spec
+    return None
+
+
+def _node_fix(missing: Iterable[str]) -> str:
+    packs = sorted({CUSTOM_NODE_PACKS[name] for name in missing if name in CUSTOM_NODE_PACKS})
+    vhs = any(name.startswith("VHS_") for name in missing)
+    core = [name for name in missing if name not in CUSTOM_NODE_PACKS and not name.startswith("VHS_")]
+    steps = [f"install {pack} into ComfyUI/custom_nodes" for pack in packs]
+    if vhs:
+        steps.append(
+            "install ComfyUI-VideoHelperSuite (https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite) "
+            "into ComfyUI/custom_nodes"
+        )
+    if core:
+        steps.append(f"update ComfyUI: {', '.join(sorted(core))} are core nodes of newer versions")
+    return "; ".join(steps) + "; then restart ComfyUI"
+
+
+def check_object_info(
+    object_info: Mapping[str, Any],
+    workflows: Sequence[Workflow],
+    *,
+    server: str = "ComfyUI",
+    optional_workflows: Collection[str] = OPTIONAL_WORKFLOWS,
+) -> list[Check]:
+    """Every node class the workflows use, and every model file they name, present on the server."""
+    checks: list[Check] = []
+    needed_by: dict[str, list[str]] = {}
+    for workflow in workflows:
+        for class_type in sorted(workflow.node_classes()):
+            needed_by.setdefault(class_type, []).append(workflow.name)
+    missing = sorted(name for name in needed_by if name not in object_info)
+    if missing:
+        required_missing = [n for n in missing if any(w not in optional_workflows for w in needed_by[n])]
+        detail = "missing node classes: " + "; ".join(f"{n} (used by {', '.join(needed_by[n])})" for n in missing)
+        checks.append(Check(f"{server}: nodes", False, detail, fix=_node_fix(missing), optional=not required_missing))
+    else:
+        checks.append(Check(f"{server}: nodes", True, f"all {len(needed_by)} node classes the workflows use"))
+
+    files: dict[tuple[str, str], dict[str, Any]] = {}
+    for workflow in workflows:
+        for _node_id, class_type, input_name, value in workflow.model_file_inputs():
+            spec = _input_spec(object_info, class_type, input_name)
+            options = combo_options(spec)
+            if options is None:
+                continue  # the class is missing (reported above) or this input is not a file list here
+            folder = MODEL_FOLDERS.get(input_name, "?")
+            entry = files.setdefault(
+                (folder, value), {"present": False, "uses": [], "workflows": set(), "have": options}
+            )
+            # Windows servers list sub-folder files with backslashes.
+            listed = {option.replace("\\", "/") for option in options}
+            entry["present"] = entry["present"] or value.replace("\\", "/") in listed
+            entry["uses"].append(f"{class_type}.{input_name}")
+            entry["workflows"].add(workflow.name)
+    for (folder, value), entry in sorted(files.items()):
+        workflow_names = sorted(entry["workflows"])
+        optional = all(name in optional_workflows for name in workflow_names)
+        used = f"used by {', '.join(workflow_names)}"
+        if entry["present"]:
+            checks.append(Check(f"{server}: model {value}", True, f"present in models/{folder} ({used})"))
+            continue
+        have = ", ".join(entry["have"]) if entry["have"] else "nothing"
+        checks.append(
+            Check(
+                f"{server}: model {value}",
+                False,
+                f"not in models/{folder} ({used}); the server lists: {have}",
+                fix=_model_fix(folder, value),
+                optional=optional,
+            )
+        )
+    return checks
+
+
+def _model_fix(folder: str, value: str) -> str:
+    if folder == "text_encoders" and "/" in value:
+        return (
+            f"download the whole Gemma 3 folder ({value.split('/')[0]}, with tokenizer.model and every "
+            f"model-*.safetensors) into ComfyUI/models/text_encoders/, or set COMFYUI_TEXT_ENCODER; see docs/models.md"
+        )
+    return f"put {value} in ComfyUI/models/{folder}/ (or change the setting naming it); see docs/models.md"
+
+
+def check_system_stats(stats: Mapping[str, Any], *, server: str = "ComfyUI") -> list[Check]:
+    """Version and free VRAM from ``GET /system_stats``."""
+    system = stats.get("system") or {}
+    version = system.get("comfyui_version") or "unknown"
+    python = str(system.get("python_version") or "?").split()[0]
+    checks = [Check(f"{server}: reachable", True, f"ComfyUI {version}, Python {python}")]
+    devices = [d for d in stats.get("devices") or [] if isinstance(d, dict)]
+    gpus = [d for d in devices if d.get("type") not in (None, "cpu")]
+    if not gpus:
+        checks.append(
+            Check(
+                f"{server}: GPU",
+                False,
+                "the server runs on CPU only: LTX-2 19B is impractically slow there",
+                fix="run ComfyUI on a machine with an NVIDIA GPU (see docs/models.md and docker-compose.yml)",
+                optional=True,
+            )
+        )
+        return checks
+    for device in gpus:
+        free = int(device.get("vram_free") or 0)
+        total = int(device.get("vram_total") or 0)
+        name = str(device.get("name", "GPU"))
+        detail = f"{name}: {free / 1024**3:.1f} of {total / 1024**3:.1f} GiB free"
+        checks.append(
+            Check(
+                f"{server}: VRAM",
+                free >= LOW_VRAM_BYTES,
+                detail,
+                fix="free the GPU: stop other jobs, unload Ollama's model (keep_alive 0) or POST /free to ComfyUI",
+                optional=True,
+            )
+        )
+    return checks
+
+
+async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence[Workflow]) -> list[Check]:
+    """Reach one server with the ComfyUI client and judge what it says."""
+    from ai_worker.video.comfy_client import ComfyUIClient  # lazy: keeps `doctor` importable on its own
+
+    server = f"ComfyUI {url}"
+    unreachable_fix = "start ComfyUI (docker compose up -d comfyui) or correct COMFYUI_URL"
+    try:
+        client = ComfyUIClient(url, settings.video_output_dir, settings=settings)
+    except WaggleVideoError as exc:
+        return [Check(f"{server}: reachable", False, str(exc), fix=unreachable_fix)]
+    async with client:
+        try:
+            stats = await client.system_stats()
+        except WaggleVideoError as exc:
+            return [Check(f"{server}: reachable", False, str(exc), fix=unreachable_fix)]
+        checks = check_system_stats(stats, server=server)
+        try:
+            object_info = await client.object_info()
+        except WaggleVideoError as exc:
+            checks.append(
+                Check(f"{server}: nodes", False, f"GET /object_info failed: {exc}", fix="check the ComfyUI log")
+            )
+            return checks
+    checks.extend(check_object_info(object_info, workflows, server=server))
+    return checks
+
+
+# --- Ollama ---------------------------------------------------------------------------------------------
+
+
+async def check_ollama(settings: Settings) -> list[Check]:
+    from ai_worker.llm.client import ollama_status
+
+    try:
+        async with asyncio.timeout(settings.ollama_timeout + 5):
+            reachable, pulled, detail = await ollama_status(settings)
+    except (WaggleVideoError, TimeoutError) as exc:
+        reachable, pulled, detail = False, False, f"Ollama at {settings.ollama_host}: {exc!r}"
+    if not reachable:
+        return [
+            Check(
+                "Ollama",
+                False,
+                detail,
+                fix="start Ollama (docker compose up -d ollama, or `ollama serve`) or correct OLLAMA_HOST",
+            )
+        ]
+    return [
+        Check("Ollama", True, f"reachable at {settings.ollama_host}"),
+        Check(
+            f"Ollama model {settings.ollama_model}",
+            pulled,
+            detail,
+            fix=f"ollama pull {settings.ollama_model} (or set OLLAMA_MODEL to a model you have)",
+        ),
+    ]
+
+
+# --- all of it ------------------------------------------------------------------------------------------
+
+
+async def run_doctor(settings: Settings) -> DoctorReport:
+    """Run every check; servers are checked concurrently. Never raises for a failed check."""
+    workflows, workflow_checks = doctor_workflows(settings)
+    results = await asyncio.gather(
+        check_ffmpeg(settings),
+        *(check_comfyui_server(url, settings, workflows) for url in settings.comfyui_url),
+        check_ollama(settings),
+    )
+    ffmpeg_checks, *server_checks, ollama_checks = results
+    checks: list[Check] = [*ffmpeg_checks, *workflow_checks]
+    for group in server_checks:
+        checks.extend(group)
+    checks.extend(ollama_checks)
+    report = DoctorReport(tuple(checks))
+    logger.info("doctor: %d checks, %d failed, %d warnings", len(checks), len(report.failures), len(report.warnings))
+    return report

@@ -1,0 +1,385 @@
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ai_worker.cli.cmd_doctor import doctor, report_table, summary
+from ai_worker.doctor import (
+    Check,
+    DoctorReport,
+    check_encoders,
+    check_ffmpeg,
+    check_object_info,
+    check_system_stats,
+    combo_options,
+    doctor_workflows,
+    list_encoders,
+    parse_encoders,
+    run_doctor,
+)
+from ai_worker.errors import FFmpegError
+from ai_worker.video.workflows import load_workflow
+from config.settings import Settings
+from tests.fakes.fake_comfyui import FakeComfyUI
+from tests.fakes.fake_ollama import FakeOllama
+
+DATA = Path(__file__).resolve().parent / "fakes" / "data"
+GEMMA = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
+
+
+def captured_object_info() -> dict[str, Any]:
+    # /object_info of ComfyUI 0.8.0 + ComfyUI-LTXVideo + VHS (placeholder model files), LTX-2 nodes only.
+    data: dict[str, Any] = json.loads((DATA / "doctor_object_info_ltx.json").read_text(encoding="utf-8"))
+    return data
+
+
+def captured_system_stats() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA / "doctor_system_stats.json").read_text(encoding="utf-8"))
+    return data
+
+
+def closed_port_url() -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "comfyui_url": [closed_port_url()],
+        "ollama_host": closed_port_url(),
+        "ollama_timeout": 5,
+        "comfyui_health_timeout": 2,
+        "comfyui_http_timeout": 5,
+        "video_output_dir": tmp_path / "videos",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def summary_of(checks: list[Check]) -> list[tuple[str, bool, bool]]:
+    return [(c.name, c.ok, c.optional) for c in checks]
+
+
+# --- FFmpeg ---------------------------------------------------------------------------------------------------
+
+ENCODERS_SAMPLE = """Encoders:
+ V..... = Video
+ A..... = Audio
+ ------
+ V....D libx264              libx264 H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10 (codec h264)
+ V....D h264_nvenc           NVIDIA NVENC H.264 encoder (codec h264)
+ A....D aac                  AAC (Advanced Audio Coding)
+"""
+
+
+def test_parse_encoders() -> None:
+    assert parse_encoders(ENCODERS_SAMPLE) == {"libx264", "h264_nvenc", "aac"}
+    assert parse_encoders("no separator\n V....D libx264 x") == set()
+
+
+def test_check_encoders() -> None:
+    ffmpeg = Path("/usr/bin/ffmpeg")
+    assert check_encoders(ffmpeg, {"libx264", "h264_nvenc"}) == [
+        Check("FFmpeg libx264", True, "/usr/bin/ffmpeg has the libx264 encoder",
+              fix="use an FFmpeg built with libx264: unset FFMPEG_BINARY to use imageio-ffmpeg's, or install one"),
+        Check("FFmpeg h264_nvenc", True,
+              "h264_nvenc is listed (it also needs an NVIDIA GPU with NVENC at run time; else libx264 is used)",
+              fix="optional: an FFmpeg built with NVENC (and a GPU that has it) encodes faster", optional=True),
+    ]  # fmt: skip
+    missing = check_encoders(ffmpeg, {"aac"})
+    assert summary_of(missing) == [("FFmpeg libx264", False, False), ("FFmpeg h264_nvenc", False, True)]
+    assert "lacks" in missing[0].detail
+
+
+async def test_real_ffmpeg_has_libx264(tmp_path: Path) -> None:
+    checks = await check_ffmpeg(make_settings(tmp_path))
+    assert checks[0].name == "FFmpeg" and checks[0].ok
+    assert checks[1].name == "FFmpeg libx264" and checks[1].ok
+
+
+async def test_ffmpeg_missing_or_broken(tmp_path: Path) -> None:
+    missing = await check_ffmpeg(make_settings(tmp_path, ffmpeg_binary=tmp_path / "nope"))
+    assert summary_of(missing) == [("FFmpeg", False, False)]
+    assert "FFMPEG_BINARY" in missing[0].fix
+    broken = tmp_path / "ffmpeg"
+    broken.write_text("#!/bin/sh\necho broken >&2\nexit 3\n")
+    broken.chmod(0o755)
+    checks = await check_ffmpeg(make_settings(tmp_path, ffmpeg_binary=broken))
+    assert summary_of(checks) == [("FFmpeg", False, False)]
+    assert "exited with code 3" in checks[0].detail
+
+
+async def test_list_encoders_time_limit(tmp_path: Path) -> None:
+    slow = tmp_path / "ffmpeg"
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")
+    slow.chmod(0o755)
+    with pytest.raises(FFmpegError, match=r"did not answer within 0\.2 s"):
+        await list_encoders(slow, timeout=0.2)
+
+
+# --- /object_info ----------------------------------------------------------------------------------------------
+
+
+def test_combo_options() -> None:
+    assert combo_options([["a", "b"], {}]) == ["a", "b"]
+    assert combo_options(["COMBO", {"options": ["x"]}]) == ["x"]
+    assert combo_options(["INT", {"default": 1}]) is None
+    assert combo_options(None) is None
+
+
+def test_object_info_against_the_capture_with_default_settings(tmp_path: Path) -> None:
+    workflows, checks = doctor_workflows(make_settings(tmp_path))
+    assert all(c.ok for c in checks) and len(workflows) == 5
+    result = check_object_info(captured_object_info(), workflows, server="S")
+    # The captured server had the dev fp8 checkpoint but the distilled one only as bf16.
+    assert summary_of(result) == [
+        ("S: nodes", True, False),
+        ("S: model ltx-2-19b-dev-fp8.safetensors", True, False),
+        ("S: model ltx-2-19b-distilled-fp8.safetensors", False, False),
+        ("S: model ltx-2-spatial-upscaler-x2-1.0.safetensors", True, False),
+        (f"S: model {GEMMA}", True, False),
+    ]
+    missing = result[2]
+    assert missing.detail == (
+        "not in models/checkpoints (used by i2v_ltx2_distilled.json, t2v_ltx2_distilled.json, t2v_ltx2_upscale.json); "
+        "the server lists: ltx-2-19b-dev-fp8.safetensors, ltx-2-19b-dev.safetensors, ltx-2-19b-distilled.safetensors"
+    )
+    assert missing.fix == (
+        "put ltx-2-19b-distilled-fp8.safetensors in ComfyUI/models/checkpoints/ (or change the setting naming it); "
+        "see docs/models.md"
+    )
+
+
+def test_object_info_with_settings_matching_the_server(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, video_model_distilled="ltx-2-19b-distilled.safetensors")
+    workflows, _ = doctor_workflows(settings)
+    result = check_object_info(captured_object_info(), workflows)
+    assert all(c.ok for c in result), [c for c in result if not c.ok]
+
+
+def test_missing_custom_nodes_say_what_to_install(tmp_path: Path) -> None:
+    info = captured_object_info()
+    for name in ("LTXVGemmaCLIPModelLoader", "VHS_VideoCombine", "LTXVScheduler"):
+        del info[name]
+    workflows, _ = doctor_workflows(make_settings(tmp_path))
+    nodes = check_object_info(info, workflows)[0]
+    assert (nodes.name, nodes.ok, nodes.optional) == ("ComfyUI: nodes", False, False)
+    assert nodes.detail.startswith(
+        "missing node classes: LTXVGemmaCLIPModelLoader (used by t2v_ltx2.json, t2v_ltx2_distilled.json, "
+        "i2v_ltx2.json, i2v_ltx2_distilled.json, t2v_ltx2_upscale.json); LTXVScheduler (used by t2v_ltx2.json, "
+        "i2v_ltx2.json); VHS_VideoCombine"
+    )
+    assert nodes.fix == (
+        "install ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo) into ComfyUI/custom_nodes; "
+        "install ComfyUI-VideoHelperSuite (https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite) into "
+        "ComfyUI/custom_nodes; update ComfyUI: LTXVScheduler are core nodes of newer versions; then restart ComfyUI"
+    )
+
+
+def test_problems_only_in_the_upscale_workflow_are_warnings(tmp_path: Path) -> None:
+    info = captured_object_info()
+    del info["LTXVLatentUpsampler"]
+    workflows, _ = doctor_workflows(make_settings(tmp_path, video_model_distilled="ltx-2-19b-distilled.safetensors"))
+    result = check_object_info(info, workflows)
+    failed = [(c.name, c.optional) for c in result if not c.ok]
+    assert failed == [("ComfyUI: nodes", True)]
+    # the upscaler file missing is a warning too
+    info = captured_object_info()
+    info["LatentUpscaleModelLoader"]["input"]["required"]["model_name"][1]["options"] = []
+    result = check_object_info(info, workflows)
+    failed_checks = [c for c in result if not c.ok]
+    assert [(c.name, c.optional) for c in failed_checks] == [
+        ("ComfyUI: model ltx-2-spatial-upscaler-x2-1.0.safetensors", True)
+    ]
+    assert "the server lists: nothing" in failed_checks[0].detail
+    assert DoctorReport(tuple(result)).ok
+
+
+def test_gemma_fix_names_the_folder_and_windows_paths_match(tmp_path: Path) -> None:
+    info = captured_object_info()
+    info["LTXVGemmaCLIPModelLoader"]["input"]["required"]["gemma_path"][0] = ["other/model.safetensors"]
+    workflows, _ = doctor_workflows(make_settings(tmp_path, video_model_distilled="ltx-2-19b-distilled.safetensors"))
+    gemma = next(c for c in check_object_info(info, workflows) if GEMMA in c.name)
+    assert not gemma.ok and "gemma-3-12b-it-qat-q4_0-unquantized, with tokenizer.model" in gemma.fix
+    info["LTXVGemmaCLIPModelLoader"]["input"]["required"]["gemma_path"][0] = [GEMMA.replace("/", "\\")]
+    gemma = next(c for c in check_object_info(info, workflows) if GEMMA in c.name)
+    assert gemma.ok
+
+
+def test_workflow_problems_are_reported(tmp_path: Path) -> None:
+    user = tmp_path / "wf"
+    user.mkdir()
+    (user / "i2v_ltx2.json").write_text("{broken", encoding="utf-8")
+    (user / "t2v_ltx2_upscale.json").write_text("[]", encoding="utf-8")
+    workflows, checks = doctor_workflows(make_settings(tmp_path, comfyui_workflow_dir=user))
+    assert [w.name for w in workflows] == ["t2v_ltx2.json", "t2v_ltx2_distilled.json", "i2v_ltx2_distilled.json"]
+    assert summary_of(checks) == [
+        ("workflow t2v_ltx2.json", True, False),
+        ("workflow t2v_ltx2_distilled.json", True, False),
+        ("workflow i2v_ltx2.json", False, False),
+        ("workflow i2v_ltx2_distilled.json", True, False),
+        ("workflow t2v_ltx2_upscale.json", False, True),
+    ]
+    assert "not JSON" in checks[2].detail
+    # model files come from settings, per model variant
+    assert workflows[0].model_files()["ckpt_name"] == {"ltx-2-19b-dev-fp8.safetensors"}
+    assert workflows[1].model_files()["ckpt_name"] == {"ltx-2-19b-distilled-fp8.safetensors"}
+
+
+def test_node_check_uses_node_classes_of_each_workflow() -> None:
+    workflow = load_workflow("t2v_ltx2.json")
+    result = check_object_info({}, [workflow])
+    assert summary_of(result) == [("ComfyUI: nodes", False, False)]  # no model checks without the loaders
+
+
+# --- /system_stats ---------------------------------------------------------------------------------------------
+
+
+def test_system_stats_of_the_captured_cpu_server() -> None:
+    assert check_system_stats(captured_system_stats(), server="S") == [
+        Check("S: reachable", True, "ComfyUI 0.8.0, Python 3.11.7"),
+        Check("S: GPU", False, "the server runs on CPU only: LTX-2 19B is impractically slow there",
+              fix="run ComfyUI on a machine with an NVIDIA GPU (see docs/models.md and docker-compose.yml)",
+              optional=True),
+    ]  # fmt: skip
+
+
+def test_system_stats_vram() -> None:
+    gib = 1024**3
+    stats: dict[str, Any] = {
+        "system": {"comfyui_version": "0.8.0", "python_version": "3.11.7 (main)"},
+        "devices": [{"name": "cuda:0 RTX 3090", "type": "cuda", "vram_total": 24 * gib, "vram_free": 20 * gib}],
+    }
+    vram = check_system_stats(stats)[1]
+    assert (vram.name, vram.ok, vram.detail) == ("ComfyUI: VRAM", True, "cuda:0 RTX 3090: 20.0 of 24.0 GiB free")
+    stats["devices"][0]["vram_free"] = 2 * gib
+    low = check_system_stats(stats)[1]
+    assert (low.ok, low.optional) == (False, True) and "POST /free" in low.fix
+
+
+def test_report_ok_ignores_warnings() -> None:
+    warn = Check("w", False, "d", "f", optional=True)
+    fail = Check("x", False, "d", "f")
+    assert DoctorReport((Check("a", True, "d"), warn)).ok
+    report = DoctorReport((warn, fail))
+    assert not report.ok and report.failures == [fail] and report.warnings == [warn]
+
+
+# --- end to end over real sockets ------------------------------------------------------------------------------
+
+
+async def test_run_doctor_against_fake_servers(tmp_path: Path) -> None:
+    down = closed_port_url()
+    async with FakeComfyUI(tmp_path / "a") as good, FakeOllama() as ollama:
+        settings = make_settings(tmp_path, comfyui_url=[good.url, down], ollama_host=ollama.url)
+        report = await run_doctor(settings)
+    names = {c.name: c for c in report.checks}
+    assert names[f"ComfyUI {good.url}: reachable"].detail == "ComfyUI 0.8.0, Python 3.11.7"
+    assert names[f"ComfyUI {good.url}: VRAM"].ok
+    assert names[f"ComfyUI {good.url}: nodes"].ok
+    assert names[f"ComfyUI {good.url}: model ltx-2-19b-distilled-fp8.safetensors"].ok
+    assert names["Ollama"].ok and names["Ollama model qwen2.5:14b"].ok
+    assert [c.name for c in report.failures] == [f"ComfyUI {down}: reachable"]
+    assert "docker compose up -d comfyui" in report.failures[0].fix
+    assert not report.ok
+
+
+async def test_run_doctor_missing_model_and_ollama_model(tmp_path: Path) -> None:
+    async with FakeComfyUI(tmp_path / "a") as server, FakeOllama(models=("llama3:8b",)) as ollama:
+        server.models.discard("ltx-2-19b-dev-fp8.safetensors")
+        report = await run_doctor(make_settings(tmp_path, comfyui_url=[server.url], ollama_host=ollama.url))
+    assert [c.name for c in report.failures] == [
+        f"ComfyUI {server.url}: model ltx-2-19b-dev-fp8.safetensors",
+        "Ollama model qwen2.5:14b",
+    ]
+    assert report.failures[1].fix.startswith("ollama pull qwen2.5:14b")
+
+
+# --- the CLI ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_cli_exit_code_and_fixes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_logging: None) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("COMFYUI_URL", closed_port_url())
+    monkeypatch.setenv("OLLAMA_HOST", closed_port_url())
+    monkeypatch.setenv("COMFYUI_HEALTH_TIMEOUT", "2")
+    monkeypatch.setenv("COMFYUI_HTTP_TIMEOUT", "3")
+    monkeypatch.setenv("OLLAMA_TIMEOUT", "3")
+    app = typer.Typer()
+    app.command()(doctor)
+    result = CliRunner().invoke(app, [], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "FAIL" in result.output and "docker compose up -d comfyui" in result.output
+    assert "2 problem(s) to fix" in result.output
+
+    monkeypatch.setenv("COMFYUI_URL", "ftp://nope")
+    result = CliRunner().invoke(app, [], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "settings are invalid" in result.output
+
+
+def test_report_table_and_summary_text() -> None:
+    from rich.console import Console
+
+    report = DoctorReport(
+        (Check("a", True, "fine [1, 2]"), Check("b", False, "bad", "do X"), Check("c", False, "meh", "maybe", True))
+    )
+    console = Console(record=True, width=200)
+    console.print(report_table(report))
+    console.print(summary(report))
+    text = console.export_text()
+    assert "fine [1, 2]" in text and "do X" in text and "warn" in text and "FAIL" in text
+    assert "1 problem(s) to fix, 1 warning(s)." in text
+
+
+# --- the Docker files agree with the settings (they cannot be built here) ------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docker_files_agree_with_settings_and_each_other() -> None:
+    import re
+    import typing
+
+    from config.settings import VramMode
+
+    dockerfile = (ROOT / "Dockerfile.comfyui").read_text(encoding="utf-8")
+    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    # every VRAM mode the settings accept is accepted by the start script (and becomes --<mode>)
+    case = re.search(r"^\s+(lowvram\|[^)]*)\)", dockerfile, re.MULTILINE)
+    assert case is not None
+    assert set(case.group(1).split("|")) == set(typing.get_args(VramMode))
+    assert '"--$mode" --reserve-vram "${COMFYUI_RESERVE_VRAM:-2}"' in dockerfile
+    # the pinned refs are the same in both files
+    for arg in ("COMFYUI_REF", "VHS_REF", "LTXV_REF"):
+        default = re.search(rf"^ARG {arg}=(\S+)$", dockerfile, re.MULTILINE)
+        assert default is not None
+        assert f"{arg}: ${{{arg}:-{default.group(1)}}}" in compose
+    # settings defaults match what compose passes
+    fields = Settings.model_fields
+    assert f"COMFYUI_VRAM_MODE: ${{COMFYUI_VRAM_MODE:-{fields['comfyui_vram_mode'].default}}}" in compose
+    assert f"COMFYUI_RESERVE_VRAM: ${{COMFYUI_RESERVE_VRAM:-{fields['comfyui_reserve_vram'].default:g}}}" in compose
+    assert '"${COMFYUI_BIND:-127.0.0.1}:8188:8188"' in compose
+    # the mounted model folders are the ones doctor's fixes and docs/models.md name
+    for folder in ("checkpoints", "text_encoders", "latent_upscale_models", "loras"):
+        assert f":/comfyui/models/{folder}:ro" in compose
+    assert "./media/tmp/videos:/comfyui/output" in compose
+    assert "COMFYUI_SHARED_OUTPUT_DIR: /app/media/tmp/videos" in compose

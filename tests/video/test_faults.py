@@ -1,0 +1,240 @@
+"""The fault suite: the manager with the real ComfyUI client against the fake ComfyUI (real sockets, real
+mp4s). After every fault no line of the script is lost, the story order holds and the manifest reads back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_worker.pipeline.scene_director import SceneDecision, line_text
+from ai_worker.video.comfy_client import ComfyUIClient
+from ai_worker.video.manager import AttemptStarted, ManagerEvent, SceneDone, VideoGenerationResult, VideoManager
+from ai_worker.video.manifest import Manifest, ManifestStore
+from ai_worker.video.probe import validate_clip
+from config.settings import Settings
+from tests.fakes.fake_comfyui import FakeComfyUI
+
+
+def fault_settings(**values: Any) -> Settings:
+    base: dict[str, Any] = {
+        "video_resolution": (96, 64),
+        "video_resolution_fallback": (64, 64),
+        "video_num_frames": 17,
+        "video_num_frames_fallback": 9,
+        "video_fps": 8,
+        "video_steps": 4,
+        "video_steps_fallback": 3,
+        "video_gen_timeout": 1.5,
+        "comfyui_poll_interval": 0.02,
+        "comfyui_max_poll_errors": 3,
+        "comfyui_health_timeout": 2.0,
+        "comfyui_http_timeout": 5.0,
+    }
+    base.update(values)
+    return Settings(_env_file=None, **base)
+
+
+def make_scenes(count: int) -> list[SceneDecision]:
+    return [
+        SceneDecision(
+            type="text_only",
+            text_lines=[f"{i}번 장면 첫 줄", {"text": f"{i}번 장면 둘째 줄", "audio": f"a{i}.wav"}],
+            video_mode="t2v",
+            video_prompt=f"A woman waits at a bus stop in Seoul, take {i}. The camera pushes in slowly.",
+        )
+        for i in range(count)
+    ]
+
+
+def words(scenes: list[SceneDecision]) -> list[str]:
+    return [line_text(line) for scene in scenes for line in scene.text_lines]
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[FakeComfyUI]:
+    async with FakeComfyUI(tmp_path / "comfy") as fake:
+        yield fake
+
+
+class Run:
+    """One post through the manager with a fresh client; checks the invariants afterwards."""
+
+    def __init__(self, server: FakeComfyUI, tmp_path: Path, settings: Settings | None = None) -> None:
+        self.server = server
+        self.folder = tmp_path / "post"
+        self.settings = settings or fault_settings()
+        self.store = ManifestStore(self.folder / "manifest.json")
+        self.events: list[ManagerEvent] = []
+
+    def client(self, cls: type[ComfyUIClient] = ComfyUIClient) -> ComfyUIClient:
+        return cls(self.server.url, self.folder / "tmp", settings=self.settings)
+
+    async def go(
+        self, scenes: list[SceneDecision], *, client: ComfyUIClient | None = None, on_event: Any = None
+    ) -> list[VideoGenerationResult]:
+        client = client or self.client()
+        manager = VideoManager(comfy_client=client, prompt_engine=None, config=self.settings)
+
+        def record(event: ManagerEvent) -> None:
+            self.events.append(event)
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            return await manager.generate_all_clips(
+                scenes, "daily", "post-1", "제목", "요약", output_dir=self.folder, store=self.store, on_event=record
+            )
+        finally:
+            await client.aclose()
+
+    def manifest(self) -> Manifest:
+        manifest = self.store.load()
+        assert manifest is not None
+        return manifest
+
+    def check(self, before: list[str], scenes: list[SceneDecision]) -> Manifest:
+        assert words(scenes) == before  # no line lost, order kept
+        manifest = self.manifest()  # reads back
+        final = [line_text(line) for scene in manifest.final_scenes for line in scene.text_lines]
+        assert final == before
+        indices = [i for scene in manifest.final_scenes for i in scene.source_indices]
+        assert indices == sorted(indices) == list(range(len(manifest.scenes)))
+        for scene in scenes:
+            if scene.video_clip_path:
+                validate_clip(Path(scene.video_clip_path))
+                assert Path(scene.video_clip_path).is_relative_to(self.folder)
+        return manifest
+
+
+async def test_websocket_drop_still_completes(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(2)
+    before = words(scenes)
+    server.faults.push("ws_drop")
+    results = await run.go(scenes)
+    assert [r.success for r in results] == [True, True]
+    assert [r.attempts for r in results] == [1, 1]
+    run.check(before, scenes)
+
+
+async def test_restart_mid_job_goes_to_the_next_rung(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(2)
+    before = words(scenes)
+    server.faults.push("restart")
+    results = await run.go(scenes)
+    assert all(r.success for r in results)
+    assert results[0].attempt_log[0].error_type == "PromptLostError"
+    assert results[0].attempts == 2
+    run.check(before, scenes)
+
+
+async def test_hang_is_cancelled_on_the_server_and_the_next_rung_runs(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(1)
+    before = words(scenes)
+    server.faults.push("hang")
+    results = await run.go(scenes)
+    assert results[0].success and results[0].attempts == 2
+    hung = results[0].attempt_log[0]
+    assert hung.error_type == "ComfyUITimeoutError"
+    assert {"prompt_id": hung.prompt_id} in server.interrupts or hung.prompt_id in server.deletes
+    run.check(before, scenes)
+
+
+async def test_oom_frees_the_server_and_goes_down_a_rung(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(2)
+    before = words(scenes)
+    server.faults.push("oom")
+    results = await run.go(scenes)
+    assert all(r.success for r in results)
+    assert results[0].attempt_log[0].error_type == "ComfyUIOutOfMemoryError"
+    assert len(server.frees) == 1
+    assert [a.rung for a in results[0].attempt_log] == [1, 2]
+    run.check(before, scenes)
+
+
+async def test_zero_byte_clip_does_not_count(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(1)
+    before = words(scenes)
+    server.faults.push("zero_byte")
+    results = await run.go(scenes)
+    assert results[0].success and results[0].attempts == 2
+    assert results[0].attempt_log[0].error_type in ("InvalidOutputError", "InvalidClipError")
+    run.check(before, scenes)
+
+
+async def test_every_scene_failing_keeps_all_lines_in_one_text_scene(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(3)
+    before = words(scenes)
+    for _ in range(12):
+        server.faults.push("error", exception_type="RuntimeError", message="sampler exploded")
+    results = await run.go(scenes)
+    assert [r.success for r in results] == [False, False, False]
+    assert [r.attempts for r in results] == [4, 4, 4]
+    assert len(scenes) == 1 and scenes[0].type == "text_only"
+    manifest = run.check(before, scenes)
+    assert len(manifest.final_scenes) == 1 and manifest.final_scenes[0].clip_path is None
+    assert server.checkpoint_switches <= 1
+
+
+async def test_server_dying_mid_post(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(4)
+    before = words(scenes)
+    stopper: list[asyncio.Task[None]] = []
+
+    def on_event(event: ManagerEvent) -> None:
+        if isinstance(event, SceneDone) and event.scene_index == 0 and not stopper:
+            stopper.append(asyncio.create_task(server.stop()))
+
+    results = await run.go(scenes, on_event=on_event)
+    await stopper[0]
+    assert results[0].success
+    assert not any(r.success for r in results[1:])
+    assert sum(len(r.attempt_log) for r in results[1:]) <= 3 + 1  # given up, not 4 attempts per scene
+    assert all(r.merged_into == 0 for r in results[1:])
+    manifest = run.check(before, scenes)
+    assert manifest.scenes[3].failure_kind == "unavailable"
+
+
+async def test_ctrl_c_cancels_on_the_server_and_the_next_run_resumes(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(2)
+    before = words(scenes)
+    server.faults.push("hang")
+    running = asyncio.Event()
+
+    def on_event(event: ManagerEvent) -> None:
+        if isinstance(event, AttemptStarted):
+            running.set()
+
+    task = asyncio.create_task(run.go(scenes, on_event=on_event))
+    await running.wait()
+    while server.running is None:  # noqa: ASYNC110 - the fake has no 'job started' event
+        await asyncio.sleep(0.01)
+    prompt_id = server.running.prompt_id
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert {"prompt_id": prompt_id} in server.interrupts or prompt_id in server.deletes
+    manifest = run.manifest()
+    assert manifest.scenes[0].status == "pending"
+    assert manifest.scenes[0].pending is not None and manifest.scenes[0].pending.prompt_id == prompt_id
+    assert words(scenes) == before
+
+    # The next run re-attaches, finds the prompt interrupted, makes the rung again, and finishes the post.
+    scenes2 = make_scenes(2)
+    results = await run.go(scenes2)
+    assert [r.success for r in results] == [True, True]
+    log = results[0].attempt_log
+    assert log[-2].reattached and log[-2].prompt_id == prompt_id and log[-2].action == "retry"
+    assert log[-1].rung == 1 and log[-1].error is None
+    run.check(before, scenes2)

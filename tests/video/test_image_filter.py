@@ -1,0 +1,351 @@
+"""evaluate_image on generated images of every category and every kind of bad file."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ai_worker.video.image_filter import ImageSuitability, evaluate_image, score_measures
+
+# --- generated samples (also used by the fetch and Phase 4.5 tests) ------------------------------------------
+
+
+def photo_like(width: int, height: int, seed: int = 1, *, dark: bool = False) -> Image.Image:
+    """Smooth colour gradients, shapes, texture at several scales and noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack(
+        [
+            120 + 80 * np.sin(x / width * 3.1 + 0.5),
+            100 + 70 * np.cos(y / height * 2.3),
+            140 + 60 * np.sin((x + y) / (width + height) * 4),
+        ],
+        -1,
+    )
+    img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    short = min(width, height)
+    for _ in range(40):
+        cx, cy = int(rng.integers(0, width)), int(rng.integers(0, height))
+        r = int(rng.integers(short // 30 + 2, short // 6 + 3))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        if rng.random() < 0.5:
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+        else:
+            draw.rectangle([cx - r, cy - r // 2, cx + r, cy + r // 2], fill=colour)
+    arr: np.typing.NDArray[np.float64] = np.asarray(img).astype(np.float64)
+    coarse = rng.normal(0, 1, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
+    texture_img = Image.fromarray(np.clip(coarse * 40 + 128, 0, 255).astype(np.uint8)).resize(
+        (width, height), Image.Resampling.BILINEAR
+    )
+    texture = np.asarray(texture_img).astype(np.float32) - 128
+    arr = arr + texture * 0.8 + rng.normal(0, 12, arr.shape)
+    if dark:
+        arr = arr * 0.3 + rng.normal(0, 6, arr.shape)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def text_capture(width: int, height: int, *, dark_mode: bool = False, font_size: int | None = None) -> Image.Image:
+    """Lines of text on a plain background, like a captured chat or article."""
+    bg, fg = ((255, 255, 255), (20, 20, 20)) if not dark_mode else ((18, 18, 18), (235, 235, 235))
+    img = Image.new("RGB", (width, height), bg)
+    draw = ImageDraw.Draw(img)
+    size = font_size or max(10, width // 36)
+    font = ImageFont.load_default(size=size)
+    words = "the quick brown fox jumps over the lazy dog hello world lorem ipsum dolor sit amet".split()  # noqa: SIM905
+    rng = np.random.default_rng(3)
+    line_height = int(size * 1.6)
+    y = line_height
+    while y < height - line_height:
+        draw.text((width // 20, y), " ".join(rng.choice(words, 12)), fill=fg, font=font)
+        y += line_height
+    return img
+
+
+def flat_meme(width: int, height: int) -> Image.Image:
+    """A cartoon: a flat background, a big outlined face, nothing else."""
+    img = Image.new("RGB", (width, height), (255, 220, 90))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse(
+        [width // 5, height // 5, 4 * width // 5, 4 * height // 5], fill=(255, 255, 255), outline=(0, 0, 0), width=4
+    )
+    draw.ellipse([width // 3, height // 3, width // 3 + 30, height // 3 + 40], fill=(0, 0, 0))
+    draw.ellipse([width // 2 + 20, height // 3, width // 2 + 50, height // 3 + 40], fill=(0, 0, 0))
+    return img
+
+
+def save(img: Image.Image, path: Path, **kwargs: Any) -> Path:
+    img.save(path, **kwargs)
+    return path
+
+
+# --- categories -------------------------------------------------------------------------------------------------
+
+
+def test_photo_is_suitable(tmp_path: Path) -> None:
+    result = evaluate_image(save(photo_like(1600, 1200), tmp_path / "photo.jpg", quality=90))
+    assert result.category == "photo"
+    assert result.score >= 0.9
+    assert (result.width, result.height) == (1600, 1200)
+
+
+@pytest.mark.parametrize("dark_mode", [False, True])
+def test_text_capture(tmp_path: Path, dark_mode: bool) -> None:
+    result = evaluate_image(save(text_capture(1080, 1920, dark_mode=dark_mode), tmp_path / "capture.png"))
+    assert result.category == "text_capture"
+    assert "text_heavy_image" in result.reasons
+    assert result.score < 0.6
+
+
+def test_small_text_as_jpeg_is_still_a_capture(tmp_path: Path) -> None:
+    result = evaluate_image(save(text_capture(1080, 1920, font_size=14), tmp_path / "capture.jpg", quality=85))
+    assert result.category == "text_capture"
+
+
+def test_dark_photo_is_not_a_text_capture(tmp_path: Path) -> None:
+    path = save(photo_like(1200, 900, 4, dark=True), tmp_path / "dark.jpg", quality=90)
+    result = evaluate_image(path)
+    assert result.metrics["bimodal"] > 0.7  # the seed's histogram test alone would call it text
+    assert result.category == "photo"
+    assert "text_heavy_image" not in result.reasons
+
+
+def test_flat_meme(tmp_path: Path) -> None:
+    result = evaluate_image(save(flat_meme(600, 600), tmp_path / "meme.png"))
+    assert result.category == "meme"
+    assert {"very_low_color_diversity", "flat_image"} <= set(result.reasons)
+
+
+def test_tiny_thumbnail_is_a_screenshot(tmp_path: Path) -> None:
+    result = evaluate_image(save(photo_like(240, 120, 5), tmp_path / "thumb.jpg"))
+    assert result.category == "screenshot"
+    assert "very_low_resolution" in result.reasons
+
+
+def test_small_square_is_a_diagram(tmp_path: Path) -> None:
+    result = evaluate_image(save(photo_like(150, 150, 6), tmp_path / "icon.png"))
+    assert result.category == "diagram"
+
+
+def test_wide_banner(tmp_path: Path) -> None:
+    result = evaluate_image(save(photo_like(2400, 600, 7), tmp_path / "banner.jpg"))
+    assert "extreme_aspect_ratio" in result.reasons
+    assert result.aspect_ratio == 4.0
+    middle = evaluate_image(save(photo_like(1500, 600, 7), tmp_path / "wide.jpg"))
+    assert "wide_aspect_ratio" in middle.reasons
+
+
+def test_score_does_not_depend_on_upload_resolution(tmp_path: Path) -> None:
+    big = photo_like(3000, 2000, 9)
+    large = evaluate_image(save(big, tmp_path / "large.jpg", quality=92))
+    small = evaluate_image(save(big.resize((1500, 1000), Image.Resampling.LANCZOS), tmp_path / "small.jpg", quality=92))
+    assert (large.score, large.category, large.reason) == (small.score, small.category, small.reason)
+    for key in ("bimodal", "color_std"):
+        assert large.metrics[key] == pytest.approx(small.metrics[key], abs=0.05 if key == "bimodal" else 2.0)
+
+
+# --- the scoring table, exactly -----------------------------------------------------------------------------------
+
+
+def _m(**overrides: float) -> dict[str, float]:
+    base = {
+        "bimodal": 0.2,
+        "dark": 0.1,
+        "bright": 0.1,
+        "flat_background": 0.1,
+        "edge_density": 0.10,
+        "color_std": 50.0,
+        "palette": 500.0,
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("size", "measures", "score", "reason"),
+    [
+        ((1024, 768), _m(), 1.0, "suitable"),
+        ((400, 600), _m(), 0.9, "low_resolution"),
+        ((200, 300), _m(), 0.8, "very_low_resolution"),
+        ((1500, 600), _m(), 0.9, "wide_aspect_ratio"),
+        ((2400, 600), _m(), 0.8, "extreme_aspect_ratio"),
+        ((1000, 1000), _m(color_std=20.0), 0.92, "low_color_diversity"),
+        ((1000, 1000), _m(color_std=10.0), 0.85, "very_low_color_diversity"),
+        ((1000, 1000), _m(edge_density=0.03), 0.92, "low_edge_density"),
+        ((1000, 1000), _m(edge_density=0.01), 0.85, "flat_image"),
+        (
+            (1000, 1000),
+            _m(bimodal=0.9, palette=3, flat_background=0.8, color_std=60.0),
+            0.55,
+            "text_heavy_image, very_low_color_diversity",
+        ),
+    ],
+)
+def test_score_table(size: tuple[int, int], measures: dict[str, float], score: float, reason: str) -> None:
+    result = score_measures(size[0], size[1], measures)
+    assert result.score == pytest.approx(score)
+    assert result.reason == reason
+
+
+def test_reasons_property() -> None:
+    assert ImageSuitability(1.0, "suitable", "photo", 1, 1).reasons == []
+    assert ImageSuitability(0.5, "a, b", "photo", 1, 1).reasons == ["a", "b"]
+
+
+# --- every kind of image a user can throw at it -------------------------------------------------------------------
+
+
+def test_exif_rotation_swaps_the_size(tmp_path: Path) -> None:
+    img = photo_like(1000, 600)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: shown as 600x1000
+    path = save(img, tmp_path / "rotated.jpg", exif=exif.tobytes())
+    result = evaluate_image(path)
+    assert (result.width, result.height) == (600, 1000)
+    assert result.category == "photo"
+
+
+@pytest.mark.parametrize(
+    ("name", "convert"),
+    [
+        ("cmyk.jpg", lambda im: im.convert("CMYK")),
+        ("palette.png", lambda im: im.convert("P", palette=Image.Palette.ADAPTIVE)),
+        ("grey.png", lambda im: im.convert("L")),
+        ("grey.jpg", lambda im: im.convert("L")),
+        ("rgba.png", lambda im: im.convert("RGBA")),
+        ("rgba.webp", lambda im: im.convert("RGBA")),
+        ("photo.bmp", lambda im: im),
+        ("photo.tiff", lambda im: im),
+    ],
+)
+def test_modes_and_formats(tmp_path: Path, name: str, convert: object) -> None:
+    assert callable(convert)
+    path = save(convert(photo_like(800, 600)), tmp_path / name)
+    result = evaluate_image(path)
+    assert result.category not in ("unknown",), result.reason
+    assert (result.width, result.height) == (800, 600)
+    assert result.score > 0.6
+
+
+def test_transparent_image_is_composited_on_white(tmp_path: Path) -> None:
+    img = Image.new("RGBA", (600, 600), (0, 0, 0, 0))  # fully transparent black: white once composited
+    result = evaluate_image(save(img, tmp_path / "clear.png"))
+    assert result.metrics["bright"] == 1.0
+    assert result.category == "meme"
+
+
+def test_sixteen_bit_grey(tmp_path: Path) -> None:
+    grey = np.asarray(photo_like(640, 480).convert("L")).astype(np.uint16) * 257
+    path = tmp_path / "deep.png"
+    Image.fromarray(grey).save(path)
+    with Image.open(path) as check:
+        assert check.mode.startswith("I")
+    result = evaluate_image(path)
+    # Scaled, not clipped: a 16-bit image whose values are mostly > 255 must not come out all white.
+    assert result.metrics["bright"] < 0.9
+    assert result.category == "photo"
+
+
+@pytest.mark.parametrize("ext", ["gif", "webp"])
+def test_animated_first_frame(tmp_path: Path, ext: str) -> None:
+    frames = [photo_like(400, 300, seed) for seed in (1, 2, 3)]
+    path = tmp_path / f"anim.{ext}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with Image.open(path) as check:
+        assert getattr(check, "n_frames", 1) == 3
+    result = evaluate_image(path)
+    assert result.category == "photo"
+    assert (result.width, result.height) == (400, 300)
+
+
+def test_truncated_jpeg(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    photo_like(800, 600).save(buffer, "JPEG", quality=90)
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    result = evaluate_image(path)
+    assert (result.score, result.category, result.reason) == (0.0, "unknown", "truncated_image")
+
+
+def test_truncated_png(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    photo_like(800, 600).save(buffer, "PNG")
+    path = tmp_path / "cut.png"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 3])
+    result = evaluate_image(path)
+    assert (result.score, result.category, result.reason) == (0.0, "unknown", "truncated_image")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    assert evaluate_image(path) == ImageSuitability(0.0, "empty_file", "unknown", 0, 0)
+
+
+def test_html_saved_as_jpg(tmp_path: Path) -> None:
+    path = tmp_path / "error.jpg"
+    path.write_text("<!DOCTYPE html><html><body>403 Forbidden</body></html>", encoding="utf-8")
+    result = evaluate_image(path)
+    assert (result.score, result.category, result.reason) == (0.0, "unknown", "not_an_image: html")
+
+
+def test_random_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "noise.jpg"
+    path.write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)))
+    result = evaluate_image(path)
+    assert result.score == 0.0
+    assert result.category == "unknown"
+    assert result.reason.startswith("not_an_image")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = evaluate_image(tmp_path / "nope.jpg")
+    assert result.reason == "unreadable_image: file not found"
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares a huge size: a bomb is refused from this header, before any decoding."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("side", [9000, 20000])  # under and over Pillow's own hard limit
+def test_decompression_bomb_refused_from_header(tmp_path: Path, side: int) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header_only(side, side))
+    result = evaluate_image(path)
+    assert result.score == 0.0
+    assert result.category == "unknown"
+    assert result.reason == f"decompression_bomb: {side}x{side}"
+
+
+def test_max_pixels_parameter(tmp_path: Path) -> None:
+    path = save(photo_like(1000, 1000), tmp_path / "photo.png")
+    assert evaluate_image(path, max_pixels=999_999).reason == "decompression_bomb: 1000x1000"
+    assert evaluate_image(path, max_pixels=1_000_000).category == "photo"
+
+
+def test_real_example_images() -> None:
+    folder = Path(__file__).resolve().parents[2] / "examples" / "posts" / "images"
+    expected = {
+        "night_alley.jpg": "photo",
+        "rainy_street.jpg": "photo",
+        "chat_capture.png": "text_capture",
+        "flat_meme.png": "meme",
+    }
+    for name, category in expected.items():
+        assert evaluate_image(folder / name).category == category, name
+    assert "extreme_aspect_ratio" in evaluate_image(folder / "event_banner.jpg").reasons
