@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     comfyui_health_timeout: float = Field(default=5.0, gt=0)
     comfyui_http_timeout: float = Field(default=30.0, gt=0)
     comfyui_poll_interval: float = Field(default=3.0, gt=0)
+    comfyui_queue_timeout: float = Field(
+        default=900.0, gt=0, description="Seconds a prompt may wait in the server queue before it starts; "
+        "VIDEO_GEN_TIMEOUT counts from the start.",
+    )
     comfyui_max_poll_errors: int = Field(default=10, ge=1)
     comfyui_bench_seconds: float = Field(default=60.0, ge=0, description="How long a failing server is benched.")
     comfyui_text_encoder: str = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"

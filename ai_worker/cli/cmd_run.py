@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ai_worker.cli.console import make_console, setup_logging
-from ai_worker.errors import InputError, WaggleVideoError
+from ai_worker.errors import InputError, PostFileError, WaggleVideoError
 from ai_worker.pipeline.content_processor import BackendChoice, VideoStageResult, process_post
-from ai_worker.pipeline.post_file import load_post
+from ai_worker.pipeline.post_file import Post, load_post
 from ai_worker.video.manager import (
     AttemptFailed,
     AttemptStarted,
@@ -91,10 +91,9 @@ def summary_table(result: VideoStageResult) -> Table:
     return table
 
 
-async def run_stage(post_path: Path, out: Path, settings: Settings, display: RunDisplay | None) -> VideoStageResult:
-    post, errors = load_post(post_path)
-    for error in errors:
-        logger.warning("%s", error)
+async def run_stage(
+    post: Post, errors: list[PostFileError], out: Path, settings: Settings, display: RunDisplay | None
+) -> VideoStageResult:
     current = asyncio.current_task()
     if current is not None:
         install_sigterm_cancel(current)
@@ -108,6 +107,11 @@ async def run_stage(post_path: Path, out: Path, settings: Settings, display: Run
     )
 
 
+def _fail(console: Console, message: str, code: int) -> typer.Exit:
+    console.print(f"[red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
 def run(
     post: Annotated[Path, typer.Argument(help="The post file (JSON).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Output folder (clips, manifest, image cache).")] = Path("media"),
@@ -117,28 +121,28 @@ def run(
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     if out.exists() and not out.is_dir():
-        console.print(f"[red]error:[/] --out {out}: exists and is not a folder")
-        raise typer.Exit(EXIT_BAD_INPUT)
+        raise _fail(console, f"--out {out}: exists and is not a folder", EXIT_BAD_INPUT)
     try:
         # The command runs the video stage on purpose, so it is enabled whatever VIDEO_GEN_ENABLED says.
         settings = load_settings(video_backend=backend.value, video_gen_enabled=True)
     except ValueError as exc:
-        console.print(f"[red]error:[/] settings: {exc}".splitlines()[0])
-        raise typer.Exit(EXIT_BAD_INPUT) from exc
+        raise _fail(console, "settings: " + " ".join(str(exc).split()), EXIT_BAD_INPUT) from exc
+    try:
+        loaded, errors = load_post(post)
+    except InputError as exc:
+        raise _fail(console, str(exc), EXIT_BAD_INPUT) from exc
+    for error in errors:
+        console.print(f"[yellow]skipping:[/] {error}", soft_wrap=True)
     display = RunDisplay(console)
     try:
         with display.progress:
-            result = asyncio.run(run_stage(post, out, settings, display))
-    except InputError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(EXIT_BAD_INPUT) from exc
+            result = asyncio.run(run_stage(loaded, errors, out, settings, display))
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         console.print("[yellow]interrupted:[/] jobs in flight were cancelled; run the same command again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from exc
+    except InputError as exc:
+        raise _fail(console, str(exc), EXIT_BAD_INPUT) from exc
     except WaggleVideoError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+        raise _fail(console, str(exc), 1) from exc
     console.print(summary_table(result))
-    for line in result.input_errors:
-        console.print(f"[yellow]skipped:[/] {line}")
-    console.print(f"manifest: {result.manifest_path}")
+    console.print(f"manifest: {result.manifest_path}", soft_wrap=True)

@@ -16,7 +16,10 @@ def setup_logging(console: Console, *, verbose: bool = False) -> None:
     """Route the library's logging through rich; warnings by default, everything with --verbose."""
     handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="%(name)s: %(message)s", handlers=[handler], force=True
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(name)s: %(message)s",
+        handlers=[handler],
+        force=True,
     )
     for noisy in ("httpx", "httpcore", "websockets", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -7,8 +7,12 @@ How a post runs:
 * At most ``VIDEO_MAX_CLIPS_PER_POST`` scenes get a clip; the rest are skipped (they stay static scenes).
 * Breadth-first: each scene's next attempt is queued by (rung, story order), so every scene's first attempt
   runs before any second one, and the distilled rung only starts once no full-model work is left: a post
-  switches checkpoints at most once. Each server runs one job at a time; with several servers (a pool's
-  ``members``) they all work at once.
+  on one server switches checkpoints at most once (see `_PostRun._pick` for several servers). With several
+  servers (a pool's ``members``) they all work at once.
+* Pipelining: a generator that declares ``slots`` (a ComfyUI server: 2) gets that many attempts at once:
+  one executing and one waiting in the server's own queue, so the GPU starts the next job while we download
+  and validate the last one. The server still executes one job at a time. Undeclared generators (and the
+  CPU-bound local backend) get one.
 * Errors are sorted by type (`ladder.classify`): validation and missing models fail fast and stop that kind
   of job on that server for the rest of the post; OOM frees the server's VRAM and goes down a rung; a timeout
   (already cancelled on the server) goes down a rung; a dropped connection re-attaches to the same prompt;
@@ -49,6 +53,7 @@ from ai_worker.video.generator import (
     ClipResult,
     GenerationHooks,
     GenerationMode,
+    ModelVariant,
     ProgressEvent,
     VideoGenerator,
 )
@@ -242,28 +247,59 @@ class _Job:
     clip: Path | None = None
     resume: PendingPrompt | None = None
     started: bool = False
+    worker: _Worker | None = None
+    """Where the job is in flight (while ``running``)."""
 
 
 @dataclass(eq=False)
 class _Worker:
-    """One server (or a slot of a generator that routes by itself)."""
+    """One server (or one lane of a generator that routes by itself), with `slots` attempts at once."""
 
     generator: VideoGenerator
     name: str
+    slots: int = 1
+    model: ModelVariant | None = None
+    """The checkpoint the server will hold once the jobs we gave it have run (last assigned, else loaded)."""
+    switches: int = 0
+    """Checkpoint changes this post asked of the server (the first load is not one)."""
     failures: int = 0
     given_up: bool = False
     last_error: str | None = None
 
 
+def generator_slots(generator: object) -> int:
+    """Attempts a generator takes at once: its ``slots`` attribute when it declares a positive int, else 1.
+
+    A ComfyUI server declares 2 (one executing, one in its queue); the local FFmpeg backend 1 (it is CPU-bound
+    and has no queue). A generator that does not say is given one, so nothing is sent concurrently to a
+    backend that was not built for it."""
+    slots = getattr(generator, "slots", None)
+    if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0:
+        return slots
+    return 1
+
+
+def _loaded_model(generator: object) -> ModelVariant | None:
+    loaded = getattr(generator, "loaded_model", None)
+    if loaded == "full":
+        return "full"
+    if loaded == "distilled":
+        return "distilled"
+    return None
+
+
 def _workers_for(generator: VideoGenerator) -> list[_Worker]:
-    """A pool that lists its `members` is scheduled member by member (one job per server at a time); any
-    other generator is one worker, or `capacity` workers when it routes attempts itself."""
+    """A pool that lists its `members` is scheduled member by member (each with its own slots); any other
+    generator is one worker, or `capacity` one-slot workers when it routes attempts itself."""
     members = getattr(generator, "members", None)
     if isinstance(members, Sequence) and members and not isinstance(members, str | bytes):
-        return [_Worker(generator=m, name=m.name) for m in members]
-    capacity = getattr(generator, "capacity", 1)
-    count = capacity if isinstance(capacity, int) and capacity > 0 else 1
-    return [_Worker(generator=generator, name=generator.name) for _ in range(count)]
+        return [_Worker(generator=m, name=m.name, slots=generator_slots(m), model=_loaded_model(m))
+                for m in members]
+    capacity = getattr(generator, "capacity", None)
+    if isinstance(capacity, int) and not isinstance(capacity, bool) and capacity > 1:
+        return [_Worker(generator=generator, name=generator.name) for _ in range(capacity)]
+    return [_Worker(generator=generator, name=generator.name, slots=generator_slots(generator),
+                    model=_loaded_model(generator))]
 
 
 def _error_text(exc: BaseException) -> str:
@@ -426,7 +462,7 @@ class _PostRun:
             record.type = scene.type
             record.text_lines = list(scene.text_lines)
             record.image_url = scene.image_url
-            record.image_path = scene.video_init_image
+            record.image_path = scene.image_path or scene.video_init_image
             record.image_score = scene.image_score
             record.image_category = scene.image_category
             record.image_reasons = list(scene.image_reasons)
@@ -522,7 +558,8 @@ class _PostRun:
                 if await self._health_check():
                     async with asyncio.TaskGroup() as group:
                         for worker in self.workers:
-                            group.create_task(self._worker_loop(worker))
+                            for _ in range(worker.slots):
+                                group.create_task(self._worker_loop(worker))
                 else:
                     self._backend_down()
         except BaseException:
@@ -609,31 +646,68 @@ class _PostRun:
         return any(job.state in ("queued", "running") for job in self.jobs)
 
     def _pick(self, worker: _Worker) -> _Job | None:
+        """The next job for one of `worker`'s slots: breadth-first by (rung, story order), within the
+        checkpoint gate.
+
+        The gate: a job on a later checkpoint (the distilled rung) may start on `worker` only when
+
+        * no job on an earlier checkpoint is *queued* (waiting for a server) anywhere, and
+        * none is in flight on `worker` itself.
+
+        On one server this is "the distilled rung waits until every full-model job is finished", so such a
+        post switches at most once: a full-model job in flight that fails and comes back as a full-model
+        retry finds nothing distilled sent to its server. With several servers an idle server does not wait
+        for full-model jobs running *elsewhere*; it starts distilled work at once (with 4 servers, waiting
+        left up to 3 GPUs idle for a whole job length at the switch point). The price: a full-model retry
+        that appears after that may run on a server that already switched, i.e. a second switch on that
+        server. It goes to a server still holding the full model when one has a free slot (see
+        `_better_elsewhere`), and a switch (seconds) is cheaper than an idle GPU for a job (minutes).
+        """
         self._settle()
-        active = [j for j in self.jobs if j.state in ("queued", "running")]
-        if not active:
+        queued = [j for j in self.jobs if j.state == "queued"]
+        if not queued:
             return None
-        lowest_model = min(self.model_rank[self._rung(j).model] for j in active)
+        waiting_rank = min(self.model_rank[self._rung(j).model] for j in queued)
+        # In flight "on this server": lanes of one self-routing generator (`capacity`) count as one server.
+        own_rank = min((self.model_rank[self._rung(j).model] for j in self.jobs
+                        if j.state == "running" and j.worker is not None
+                        and j.worker.generator is worker.generator), default=len(self.model_rank))
+        gate = min(waiting_rank, own_rank)
         blocked = self.blocked.get(worker.name, {})
-        candidates = sorted(
-            (j for j in active if j.state == "queued"),
-            key=lambda j: (0 if j.resume is not None else 1, j.rung_pos, j.index),
-        )
+        candidates = sorted(queued, key=lambda j: (0 if j.resume is not None else 1, j.rung_pos, j.index))
         for job in candidates:
             if job.resume is not None:
                 if job.resume.server == worker.name:
                     return job
                 continue
             rung = self._rung(job)
-            # Breadth-first across checkpoints: a lighter model waits until no scene needs the one before it.
-            if self.model_rank[rung.model] > lowest_model:
+            if self.model_rank[rung.model] > gate:
                 continue
             if self._kind(job) in blocked:
+                continue
+            if self._better_elsewhere(worker, job):
                 continue
             return job
         return None
 
+    def _busy(self, worker: _Worker) -> int:
+        return sum(1 for j in self.jobs if j.state == "running" and j.worker is worker)
+
+    def _better_elsewhere(self, worker: _Worker, job: _Job) -> bool:
+        """True when taking `job` would switch `worker`'s checkpoint while another live server that already
+        holds it has a free slot now (it picks the job up on the same wake-up)."""
+        model = self._rung(job).model
+        if worker.model is None or worker.model == model:
+            return False
+        kind = self._kind(job)
+        return any(
+            other.generator is not worker.generator and not other.given_up and other.model == model
+            and kind not in self.blocked.get(other.name, {}) and self._busy(other) < other.slots
+            for other in self.workers
+        )
+
     async def _worker_loop(self, worker: _Worker) -> None:
+        """One slot of `worker`: pick a job, run it, repeat until no work is left."""
         while True:
             async with self.cond:
                 while True:
@@ -649,10 +723,16 @@ class _PostRun:
                         return
                     await self.cond.wait()
                 job.state = "running"
+                job.worker = worker
+                model = self._rung(job).model
+                if worker.model is not None and worker.model != model:
+                    worker.switches += 1
+                worker.model = model
             try:
                 await self._attempt(worker, job)
             finally:
                 async with self.cond:
+                    job.worker = None
                     if job.state == "running":
                         job.state = "queued"
                     self.cond.notify_all()
@@ -772,6 +852,10 @@ class _PostRun:
         request.output_path.parent.mkdir(parents=True, exist_ok=True)
         reattach = getattr(worker.generator, "reattach", None)
         limit = self.settings.video_gen_timeout + ATTEMPT_GRACE_S
+        if worker.slots > 1:
+            # A pipelined attempt may wait in the server's queue first (the client bounds that wait by
+            # COMFYUI_QUEUE_TIMEOUT and starts VIDEO_GEN_TIMEOUT when the prompt starts executing).
+            limit += self.settings.comfyui_queue_timeout
         reattaches = 0
         prompt_id = resume.prompt_id if resume is not None else None
         while True:

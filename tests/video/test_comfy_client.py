@@ -400,19 +400,109 @@ async def test_task_cancellation_cancels_on_the_server(server: FakeComfyUI, make
     assert server.interrupts == [{"prompt_id": ids[0]}]
 
 
-async def test_cancel_deletes_a_pending_prompt(server: FakeComfyUI, make_client: ClientFactory,
-                                               tmp_path: Path) -> None:
+async def test_a_prompt_stuck_in_the_queue_is_deleted_after_the_queue_timeout(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
     server.faults.push("hang")  # someone else's job holds the GPU
-    other, ours = make_client(), make_client(video_gen_timeout=0.5)
+    # The clip budget is shorter than the queue limit: only the queue limit may end a wait that never started.
+    other, ours = make_client(), make_client(video_gen_timeout=0.2, comfyui_queue_timeout=0.5)
     blocker = asyncio.create_task(other.generate_t2v(make_request(tmp_path, "a.mp4")))
     await until(lambda: server.running is not None)
-    with pytest.raises(ComfyUITimeoutError) as caught:
+    with pytest.raises(ComfyUITimeoutError, match=r"never started: it waited 0.5 s in the queue") as caught:
         await ours.generate_t2v(make_request(tmp_path, "b.mp4"))
     assert str(caught.value.prompt_id) in server.deletes
+    assert str(caught.value.prompt_id) not in server.jobs_run
     assert all(job.prompt_id != caught.value.prompt_id for job in server.pending)
     await other.cancel(str(server.submitted and server.running and server.running.prompt_id))
     with pytest.raises(Exception, match="interrupted"):
         await blocker
+
+
+async def test_time_queued_behind_another_job_does_not_count_against_the_clip(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    gate = asyncio.Event()
+    server.faults.push("hold", until=gate)  # the job ahead holds the GPU until we let it go
+    blocker = asyncio.create_task(make_client().generate_t2v(make_request(tmp_path, "a.mp4")))
+    await until(lambda: server.running is not None)
+    limit = 0.8
+    ours = make_client(video_gen_timeout=limit, comfyui_queue_timeout=30)
+    task = asyncio.create_task(ours.generate_t2v(make_request(tmp_path, "b.mp4")))
+    await until(lambda: len(server.pending) == 1)
+    await asyncio.sleep(limit * 1.25)  # queued for longer than the clip's whole budget
+    assert not task.done() and server.deletes == [] and server.interrupts == []
+    queue_polls = server.requests.count(("GET", "/queue"))
+    assert queue_polls >= 1  # while queued, the client keeps checking the prompt is still there
+    gate.set()
+    result = await task
+    validate_clip(result.path, width=64, height=64, min_frames=9)
+    assert (await blocker).path.exists()
+    assert server.jobs_run == [server.history_ids()[0], result.prompt_id] if hasattr(server, "history_ids") else (
+        server.jobs_run[-1] == result.prompt_id)
+
+
+async def test_clip_budget_counts_from_the_start_of_execution(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    gate = asyncio.Event()
+    server.faults.push("hold", until=gate)
+    blocker = asyncio.create_task(make_client().generate_t2v(make_request(tmp_path, "a.mp4")))
+    await until(lambda: server.running is not None)
+    server.faults.push("hang")  # our job, once it runs, never finishes on its own
+    ids: list[str] = []
+    ours = make_client(video_gen_timeout=0.5, comfyui_queue_timeout=30)
+    task = asyncio.create_task(ours.generate_t2v(make_request(tmp_path, "b.mp4"),
+                                                 GenerationHooks(on_submitted=lambda _s, p: ids.append(p))))
+    await until(lambda: len(server.pending) == 1)
+    gate.set()
+    with pytest.raises(ComfyUITimeoutError, match="ran past 0.5 s after it started") as caught:
+        await task
+    assert caught.value.prompt_id == ids[0]
+    assert {"prompt_id": ids[0]} in server.interrupts
+    await until(lambda: ids[0] in server.history)
+    assert server.history[ids[0]]["status"]["messages"][-1][0] == "execution_interrupted"
+    await blocker
+
+
+async def test_polling_sees_the_start_in_queue_running(server: FakeComfyUI, make_client: ClientFactory,
+                                                       tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    server.faults.push("hold", until=gate)
+    ids: list[str] = []
+    first = make_client()
+    blocker = asyncio.create_task(first.generate_t2v(make_request(tmp_path, "a.mp4")))
+    await until(lambda: server.running is not None)
+    server.faults.push("hang")
+    task = asyncio.create_task(first.generate_t2v(make_request(tmp_path, "b.mp4"),
+                                                  GenerationHooks(on_submitted=lambda _s, p: ids.append(p))))
+    await until(lambda: len(ids) == 1)
+    # No socket for a re-attached prompt: only GET /queue can tell queued from running.
+    resumer = make_client(sleep=Sleeps(hook=gate.set), video_gen_timeout=0.5, comfyui_queue_timeout=30)
+    with pytest.raises(ComfyUITimeoutError, match="after it started"):
+        await resumer.reattach(ids[0], make_request(tmp_path, "resumed.mp4"))
+    assert {"prompt_id": ids[0]} in server.interrupts
+    await blocker
+    with pytest.raises(Exception, match="interrupted"):
+        await task
+
+
+async def test_a_queued_prompt_deleted_by_someone_else_is_lost(server: FakeComfyUI, make_client: ClientFactory,
+                                                               tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    server.faults.push("hold", until=gate)
+    blocker = asyncio.create_task(make_client().generate_t2v(make_request(tmp_path, "a.mp4")))
+    await until(lambda: server.running is not None)
+    ids: list[str] = []
+    ours = make_client(comfyui_queue_timeout=30)
+    task = asyncio.create_task(ours.generate_t2v(make_request(tmp_path, "b.mp4"),
+                                                 GenerationHooks(on_submitted=lambda _s, p: ids.append(p))))
+    await until(lambda: len(server.pending) == 1 and len(ids) == 1)
+    await make_client().cancel(ids[0])  # e.g. an operator clearing the queue: the socket never says a word
+    with pytest.raises(PromptLostError) as caught:
+        await task
+    assert caught.value.prompt_id == ids[0]
+    gate.set()
+    await blocker
 
 
 async def test_reattach_to_a_running_prompt(server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path) -> None:
