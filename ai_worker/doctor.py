@@ -19,7 +19,6 @@ NVENC, a server with little free VRAM right now).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_worker.errors import FFmpegError, WaggleVideoError, WorkflowError
-from ai_worker.video.ffmpeg_runner import resolve_ffmpeg
+from ai_worker.video.ffmpeg_runner import ffmpeg_output, resolve_ffmpeg
 from ai_worker.video.generator import ModelVariant
 from ai_worker.video.workflows import (
     LADDER_WORKFLOWS,
@@ -157,32 +156,7 @@ def check_encoders(ffmpeg: Path, encoders: set[str]) -> list[Check]:
 
 async def list_encoders(ffmpeg: Path, timeout: float = FFMPEG_PROBE_TIMEOUT) -> str:
     """Run ``ffmpeg -hide_banner -encoders`` and return its output. Raises `FFmpegError`."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            str(ffmpeg),
-            "-hide_banner",
-            "-encoders",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        raise FFmpegError(f"could not start {ffmpeg}: {exc}") from exc
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(process.wait(), timeout=5)
-        raise FFmpegError(f"{ffmpeg} -encoders did not answer within {timeout:g} s") from None
-    if process.returncode != 0:
-        raise FFmpegError(
-            f"{ffmpeg} -encoders exited with code {process.returncode}",
-            returncode=process.returncode,
-            stderr_tail=stderr.decode("utf-8", "replace")[-500:],
-        )
-    return stdout.decode("utf-8", "replace")
+    return await ffmpeg_output(["-encoders"], timeout=timeout, binary=ffmpeg)
 
 
 async def check_ffmpeg(settings: Settings) -> list[Check]:

@@ -25,7 +25,7 @@ from ai_worker.doctor import (
     parse_encoders,
     run_doctor,
 )
-from ai_worker.errors import FFmpegError
+from ai_worker.errors import FFmpegTimeoutError
 from ai_worker.video.workflows import load_workflow
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
@@ -123,7 +123,7 @@ async def test_list_encoders_time_limit(tmp_path: Path) -> None:
     slow = tmp_path / "ffmpeg"
     slow.write_text("#!/bin/sh\nexec sleep 30\n")
     slow.chmod(0o755)
-    with pytest.raises(FFmpegError, match=r"did not answer within 0\.2 s"):
+    with pytest.raises(FFmpegTimeoutError, match=r"-encoders ran past its 0\.2 s limit and was killed"):
         await list_encoders(slow, timeout=0.2)
 
 

@@ -8,21 +8,16 @@ The run sequence (seed section 6, corrected by the captures in ``comfyui-protoco
    output node) is a `ComfyUIValidationError` naming node, class, input and missing model or node type.
 3. Read events: ``progress`` goes to ``hooks.on_progress``; completion is ``executing`` with ``node: null``
    and our ``prompt_id``. An ``executing`` without ``prompt_id`` (a socket re-registration) and binary
-   preview frames are ignored. Until the prompt starts, GET /history/{id} and GET /queue are also checked
-   every COMFYUI_POLL_INTERVAL, so a prompt that vanishes from the queue is noticed (`PromptLostError`).
+   preview frames are ignored.
 4. If the socket drops, poll GET /history/{id} every COMFYUI_POLL_INTERVAL; COMFYUI_MAX_POLL_ERRORS failures
    in a row give up; a prompt in neither the queue nor the history (server restarted) is `PromptLostError`.
 5. The history entry is the source of truth for the outcome and the output files (``gifs`` from VHS,
    ``images`` + ``animated`` from core SaveVideo). The clip is copied from the shared output folder when it is
    there, else downloaded with /view, validated with PyAV, and placed at ``request.output_path``.
 
-Every wait is bounded, in two phases, because a pool keeps a second job queued behind the running one (the
-server's queue may also hold other clients' jobs): while the prompt waits in the queue, by
-COMFYUI_QUEUE_TIMEOUT counted from submission; once it starts executing (``execution_start`` or any other
-event for it on the socket, or GET /queue listing it in ``queue_running``), by VIDEO_GEN_TIMEOUT counted from
-that start. Time spent behind someone else's job therefore never eats into a clip's own budget. On either
-timeout, and when the task is cancelled (Ctrl-C), the prompt is deleted from the queue or interrupted on the
-server before the error propagates, so no job keeps a GPU busy for nobody.
+Every wait is bounded by VIDEO_GEN_TIMEOUT; on timeout, and when the task is cancelled (Ctrl-C), the prompt is
+deleted from the queue or interrupted on the server before the error propagates, so no job keeps a GPU busy
+for nobody.
 """
 
 from __future__ import annotations
@@ -35,7 +30,6 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,29 +65,6 @@ WS_MAX_MESSAGE = 64 * 1024 * 1024
 
 class _SocketLost(Exception):
     """Internal: the WebSocket dropped while we waited; switch to polling."""
-
-
-@dataclass
-class _Phase:
-    """Which limit bounds a wait: the queue limit until the prompt starts, then VIDEO_GEN_TIMEOUT from the start.
-
-    `deadline` is the one `asyncio.Timeout` around the whole wait; starting moves it instead of nesting a second
-    timeout, so both the socket listener and the poller can report the start from their own tasks.
-    """
-
-    deadline: asyncio.Timeout
-    run_limit: float
-    started: bool = False
-    submitted_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
-
-    def mark_started(self) -> float | None:
-        """Record the start and move the deadline; the seconds spent queued, or None if already started."""
-        if self.started or self.deadline.expired():
-            return None  # an expired deadline is already cancelling the wait; it cannot be moved any more
-        self.started = True
-        now = asyncio.get_running_loop().time()
-        self.deadline.reschedule(now + self.run_limit)
-        return now - self.submitted_at
 
 
 def resize_for_upload(source: Path, width: int, height: int) -> bytes:
@@ -323,24 +294,17 @@ class ComfyUIClient:
     async def _bounded(
         self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None, *, ws: ClientConnection | None
     ) -> ClipResult:
-        """Wait for `prompt_id` (at most COMFYUI_QUEUE_TIMEOUT queued, then VIDEO_GEN_TIMEOUT from its start)
-        and collect its clip; cancel it on the server on timeout or cancellation."""
-        queue_limit = self.settings.comfyui_queue_timeout
-        run_limit = self.settings.video_gen_timeout
-        phase: _Phase | None = None
+        """Wait for `prompt_id` and collect its clip within VIDEO_GEN_TIMEOUT; cancel it on the server on
+        timeout or cancellation."""
+        limit = self.settings.video_gen_timeout
         try:
-            async with asyncio.timeout(queue_limit) as deadline:
-                phase = _Phase(deadline=deadline, run_limit=run_limit)
-                history = await self._wait(prompt_id, hooks, ws, phase)
+            async with asyncio.timeout(limit):
+                history = await self._wait(prompt_id, hooks, ws)
         except TimeoutError:
             await self.cancel(prompt_id)
-            if phase is not None and phase.started:
-                message = f"prompt {prompt_id} ran past {run_limit:g} s after it started and was cancelled"
-            else:
-                message = (f"prompt {prompt_id} never started: it waited {queue_limit:g} s in the queue "
-                           "(COMFYUI_QUEUE_TIMEOUT) and was cancelled")
-            raise ComfyUITimeoutError(f"ComfyUI at {self.name}: {message}", server=self.name,
-                                      prompt_id=prompt_id) from None
+            raise ComfyUITimeoutError(
+                f"ComfyUI at {self.name}: prompt {prompt_id} ran past {limit:g} s and was cancelled",
+                server=self.name, prompt_id=prompt_id) from None
         except asyncio.CancelledError:
             await asyncio.shield(self.cancel(prompt_id))
             raise
@@ -348,49 +312,19 @@ class ComfyUIClient:
         return await self._collect(prompt_id, history, request)
 
     async def _wait(
-        self, prompt_id: str, hooks: GenerationHooks | None, ws: ClientConnection | None, phase: _Phase
+        self, prompt_id: str, hooks: GenerationHooks | None, ws: ClientConnection | None
     ) -> proto.HistoryResult:
         if ws is not None:
             try:
-                found = await self._listen_and_watch(ws, prompt_id, hooks, phase)
-                if found is not None:
-                    return found
+                await self._listen(ws, prompt_id, hooks)
             except _SocketLost as exc:
                 logger.warning("event socket to %s lost (%s); polling /history for %s", self.name, exc, prompt_id)
         # After `executing`/null the history entry is written (the server writes it first), so the first poll
         # normally answers; after a lost socket this is the fallback.
-        return await self._poll(prompt_id, phase)
+        return await self._poll(prompt_id)
 
-    async def _listen_and_watch(
-        self, ws: ClientConnection, prompt_id: str, hooks: GenerationHooks | None, phase: _Phase
-    ) -> proto.HistoryResult | None:
-        """Listen on the socket; until the prompt starts, also poll, because a queued prompt sends no events and
-        one deleted from the queue (or lost to a restart that kept the socket) never will.
-
-        Returns the history entry if polling saw the prompt finish first, else None once the socket reported
-        completion. Raises `_SocketLost`, or `PromptLostError` / `ComfyUIConnectionError` from the poller.
-        """
-        listener = asyncio.create_task(self._listen(ws, prompt_id, hooks, phase))
-        watcher = asyncio.create_task(self._poll_until(prompt_id, phase, until_started=True))
-        try:
-            await asyncio.wait((listener, watcher), return_when=asyncio.FIRST_COMPLETED)
-            if watcher.done():
-                found = watcher.result()
-                if found is not None:
-                    return found  # finished while the socket said nothing for it
-            await listener
-            return None
-        finally:
-            for task in (listener, watcher):
-                task.cancel()
-            # Collect both so neither's exception goes unretrieved; they end at once, being cancelled.
-            await asyncio.gather(listener, watcher, return_exceptions=True)
-
-    async def _listen(
-        self, ws: ClientConnection, prompt_id: str, hooks: GenerationHooks | None, phase: _Phase
-    ) -> None:
-        """Read events until `executing` with node null for our prompt. The first event for our prompt
-        (normally `execution_start`) marks its start; per-prompt events exist only once it executes."""
+    async def _listen(self, ws: ClientConnection, prompt_id: str, hooks: GenerationHooks | None) -> None:
+        """Read events until `executing` with node null for our prompt."""
         while True:
             try:
                 frame = await ws.recv()
@@ -410,7 +344,6 @@ class ComfyUIClient:
             kind, data = message.get("type"), message["data"]
             if data.get("prompt_id") != prompt_id:
                 continue  # status broadcasts, other prompts, and `executing` without prompt_id (reconnect)
-            self._started(prompt_id, phase)
             if kind == "progress" and hooks and hooks.on_progress:
                 hooks.on_progress(ProgressEvent(
                     server=self.name, prompt_id=prompt_id, value=int(data.get("value", 0)),
@@ -420,29 +353,12 @@ class ComfyUIClient:
             elif kind in ("execution_error", "execution_interrupted"):
                 logger.info("prompt %s on %s: %s", prompt_id, self.name, kind)
 
-    def _started(self, prompt_id: str, phase: _Phase) -> None:
-        queued = phase.mark_started()
-        if queued is not None:
-            logger.info("prompt %s started on %s after %.1f s queued; it has %g s", prompt_id, self.name, queued,
-                        phase.run_limit)
-
-    async def _poll(self, prompt_id: str, phase: _Phase) -> proto.HistoryResult:
-        """Poll history (and the queue, to notice a lost prompt and its start) until the prompt is finished."""
-        found = await self._poll_until(prompt_id, phase, until_started=False)
-        if found is None:  # cannot happen: only until_started polling stops without an entry
-            raise ComfyUIError(f"ComfyUI at {self.name}: polling for {prompt_id} stopped early", server=self.name,
-                               prompt_id=prompt_id)
-        return found
-
-    async def _poll_until(self, prompt_id: str, phase: _Phase, *, until_started: bool) -> proto.HistoryResult | None:
-        """Check history and queue every COMFYUI_POLL_INTERVAL until the prompt is finished (its entry), or,
-        with `until_started`, until it is seen running or started (None)."""
+    async def _poll(self, prompt_id: str) -> proto.HistoryResult:
+        """Poll history (and the queue, to notice a lost prompt) until the prompt is finished."""
         errors = 0
         interval = self.settings.comfyui_poll_interval
         limit = self.settings.comfyui_max_poll_errors
         while True:
-            if until_started and phase.started:
-                return None
             try:
                 found = proto.parse_history(await self._get_json(f"/history/{prompt_id}"), prompt_id)
                 if found is not None:
@@ -456,10 +372,6 @@ class ComfyUIClient:
                     raise PromptLostError(
                         f"ComfyUI at {self.name} no longer knows prompt {prompt_id} (not queued, no history): "
                         "the server restarted or the prompt was deleted", server=self.name, prompt_id=prompt_id)
-                if state == "running":
-                    self._started(prompt_id, phase)
-                    if until_started:
-                        return None
                 errors = 0
             except (ComfyUIConnectionError, ComfyUIServerError) as exc:
                 errors += 1

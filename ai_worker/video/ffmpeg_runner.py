@@ -63,6 +63,45 @@ def _tail(stderr: bytes) -> str:
     return "\n".join(lines[-STDERR_TAIL_LINES:])
 
 
+async def _execute(command: Sequence[str], *, timeout: float, what: str) -> tuple[bytes, bytes]:
+    """Run one FFmpeg process to the end: no shell, no stdin, killed and reaped past `timeout` or on
+    cancellation. Returns (stdout, stderr); a non-zero exit is an `FFmpegError` with stderr's last lines."""
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError(f"FFmpeg time limit must be a positive number of seconds, got {timeout!r}")
+    logger.debug("ffmpeg: %s", " ".join(command))
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise FFmpegError(f"could not start FFmpeg at {command[0]}: {exc}") from exc
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    except TimeoutError:
+        await _kill(process)
+        raise FFmpegTimeoutError(f"FFmpeg{what} ran past its {timeout:g} s limit and was killed") from None
+    except asyncio.CancelledError:
+        await _kill(process)
+        raise
+    if process.returncode != 0:
+        raise FFmpegError(
+            f"FFmpeg{what} exited with code {process.returncode}",
+            returncode=process.returncode,
+            stderr_tail=_tail(stderr),
+        )
+    return stdout, stderr
+
+
+async def ffmpeg_output(args: Sequence[str], *, timeout: float, binary: Path | None = None) -> str:
+    """Run ``ffmpeg -hide_banner <args>`` and return what it printed (e.g. ``-encoders``)."""
+    exe = resolve_ffmpeg(binary)
+    stdout, _ = await _execute([str(exe), "-hide_banner", *args], timeout=timeout, what=f" {' '.join(args)}")
+    return stdout.decode("utf-8", "replace")
+
+
 async def run_ffmpeg(
     args: Sequence[str],
     *,
@@ -78,8 +117,6 @@ async def run_ffmpeg(
     with the finished part file before the rename; whatever it raises aborts the run and the part file is
     deleted, so only a checked file ever appears under the final name.
     """
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise ValueError(f"FFmpeg time limit must be a positive number of seconds, got {timeout!r}")
     exe = resolve_ffmpeg(binary)
     part: Path | None = None
     if output is not None:
@@ -87,31 +124,8 @@ async def run_ffmpeg(
         part = part_path_for(output)
     command = build_command(exe, args, part)
     making = f" making {output}" if output is not None else ""
-    logger.debug("ffmpeg: %s", " ".join(command))
     try:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        raise FFmpegError(f"could not start FFmpeg at {exe}: {exc}") from exc
-    try:
-        try:
-            _, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
-        except TimeoutError:
-            await _kill(process)
-            raise FFmpegTimeoutError(f"FFmpeg{making} ran past its {timeout:g} s limit and was killed") from None
-        except asyncio.CancelledError:
-            await _kill(process)
-            raise
-        if process.returncode != 0:
-            raise FFmpegError(
-                f"FFmpeg{making} exited with code {process.returncode}",
-                returncode=process.returncode,
-                stderr_tail=_tail(stderr),
-            )
+        _, stderr = await _execute(command, timeout=timeout, what=making)
         if part is not None and output is not None:
             if not part.exists() or part.stat().st_size == 0:
                 raise FFmpegError(f"FFmpeg wrote nothing for {output.name}", stderr_tail=_tail(stderr))

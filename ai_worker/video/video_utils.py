@@ -344,16 +344,10 @@ async def resize_clip_to_layout(
     codec: Sequence[str] | None = None,
 ) -> ClipInfo:
     """Centre-crop and scale a clip to cover `width` x `height` (the layout's video area), at `fps`, no audio."""
-    output_path = Path(output_path)
-    _check_size(width, height, output_path)
-    _check_fps(fps, output_path)
-    await _probe_input(input_path)
-    args = build_transcode_args(
-        Path(input_path),
-        video_filter=build_video_filter(width=width, height=height, fps=fps, fit="cover"),
-        codec=await _codec(codec, binary, preset, crf),
+    return await _reframe(
+        input_path, output_path, width, height, fps, "cover", binary=binary, timeout=timeout, codec=codec,
+        preset=preset, crf=crf,
     )
-    return await _run_checked(args, output_path, binary=binary, timeout=timeout, width=width, height=height, fps=fps)
 
 
 async def loop_or_trim_clip(
@@ -416,13 +410,34 @@ async def normalize_clip_format(
     codec: Sequence[str] | None = None,
 ) -> ClipInfo:
     """The final format: H.264 yuv420p, `width` x `height` (the whole picture kept, padded), `fps`, no audio."""
+    return await _reframe(
+        input_path, output_path, width, height, fps, "contain", binary=binary, timeout=timeout, codec=codec,
+        preset=preset, crf=crf,
+    )
+
+
+async def _reframe(
+    input_path: Path,
+    output_path: Path,
+    width: int,
+    height: int,
+    fps: int,
+    fit: Fit,
+    *,
+    binary: Path | None,
+    timeout: float,
+    preset: str,
+    crf: int,
+    codec: Sequence[str] | None,
+) -> ClipInfo:
+    """One transcode to `width` x `height` at `fps`, cropped (cover) or padded (contain)."""
     output_path = Path(output_path)
     _check_size(width, height, output_path)
     _check_fps(fps, output_path)
     await _probe_input(input_path)
     args = build_transcode_args(
         Path(input_path),
-        video_filter=build_video_filter(width=width, height=height, fps=fps, fit="contain"),
+        video_filter=build_video_filter(width=width, height=height, fps=fps, fit=fit),
         codec=await _codec(codec, binary, preset, crf),
     )
     return await _run_checked(args, output_path, binary=binary, timeout=timeout, width=width, height=height, fps=fps)
