@@ -960,6 +960,14 @@ class FakeComfyUI:
                 width = self._int(graph, inputs.get("width"), 64)
                 height = self._int(graph, inputs.get("height"), 64)
                 frames = self._int(graph, inputs.get("batch_size"), 9)
+        if not classes & {"EmptyLTXVLatentVideo", "EmptyImage"}:
+            # An image-only graph (LoadImage -> ImageScale -> RepeatImageBatch -> VHS): follow the images.
+            for node in graph.values():
+                cls, inputs = node.get("class_type"), node.get("inputs", {})
+                if cls in VIDEO_OUTPUT_CLASSES and _is_link(inputs.get("images")):
+                    width, height = self._image_size(graph, inputs["images"])
+                if cls == "RepeatImageBatch":
+                    frames = self._int(graph, inputs.get("amount"), 1)
         for node in graph.values():
             cls, inputs = node.get("class_type"), node.get("inputs", {})
             if cls == "VHS_VideoCombine":

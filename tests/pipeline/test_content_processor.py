@@ -92,3 +92,20 @@ async def test_every_scene_failing_keeps_every_line_in_order(tmp_path: Path) -> 
     manifest = ManifestStore(result.manifest_path).load()
     assert manifest is not None
     assert [line_text(line) for scene in manifest.final_scenes for line in scene.text_lines] == lines_before
+
+
+async def test_a_user_workflow_folder_runs_end_to_end(tmp_path: Path) -> None:
+    """The bundled model-free smoke workflows, as a user folder, through the real client and fake server."""
+    post = _post(tmp_path)
+    smoke = EXAMPLES.parent / "workflows" / "smoke"
+    async with FakeComfyUI(tmp_path / "server") as server:
+        settings = _settings(comfyui_url=[server.url], comfyui_workflow_dir=smoke, video_backend="comfyui")
+        result = await process_post(post, settings=settings, out_dir=tmp_path / "out")
+        classes = [{node["class_type"] for node in body["prompt"].values()} for body in server.submitted]
+    assert all(r.success for r in result.results)
+    assert {"EmptyImage", "VHS_VideoCombine"} in classes
+    assert {"LoadImage", "ImageScale", "RepeatImageBatch", "VHS_VideoCombine"} in classes
+    for scene in post.scenes:
+        assert scene.video_clip_path is not None
+        info = probe_clip(Path(scene.video_clip_path))
+        assert (info.width, info.height, info.frames) == (128, 96, 9)
