@@ -18,11 +18,9 @@ What the ratio cannot reach 1.0 for, even with pipelining: the first job's submi
 and validation (no GPU work overlaps them), and on several servers the tail, where fewer jobs are left than
 servers. Between jobs the server's own queue already holds the next one, so those round trips are hidden.
 
-Each server is one `SlottedMember`: two `ComfyUIClient`s (two client ids) on the same server, declaring
-``slots = 2``. One client running two prompts at once shares one client id, and ComfyUI gives a client id's
-events to its newest socket only, so the first prompt would hear nothing; a client id per slot avoids that.
-Faults are keyed by the attempt's seed (not pushed to the server's queue just before submitting), because with
-two submissions in flight a pushed fault could be taken by the other one.
+Each server is one `ComfyUIClient` with its two slots (one prompt running, one queued behind it; each run has
+its own client id). Faults are keyed by the attempt's seed (not pushed to the server's queue just before
+submitting), because with two submissions in flight a pushed fault could be taken by the other one.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ from ai_worker.errors import ComfyUIOutOfMemoryError, GeneratorError, MediaError
 from ai_worker.pipeline.scene_director import SceneDecision
 from ai_worker.video.comfy_client import ComfyUIClient
 from ai_worker.video.comfy_pool import ComfyUIPool
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, ModelVariant, VideoGenerator
+from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, VideoGenerator
 from ai_worker.video.ladder import build_ladder
 from ai_worker.video.manager import VideoManager, attempt_seed, scene_fingerprint
 from ai_worker.video.probe import validate_clip
@@ -128,52 +126,6 @@ class FaultingClient(ComfyUIClient):
         return await super().generate_t2v(request, hooks)
 
 
-class SlottedMember:
-    """One server with two slots (see the module docstring): each attempt uses a free client of its own."""
-
-    slots = 2
-
-    def __init__(self, clients: list[FaultingClient]) -> None:
-        self.clients = clients
-        self._free: asyncio.Queue[FaultingClient] = asyncio.Queue()
-        for client in clients:
-            self._free.put_nowait(client)
-
-    @property
-    def name(self) -> str:
-        return self.clients[0].name
-
-    @property
-    def loaded_model(self) -> ModelVariant | None:
-        return self.clients[0].loaded_model
-
-    async def health_check(self) -> bool:
-        return await self.clients[0].health_check()
-
-    async def generate_t2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
-        client = await self._free.get()
-        try:
-            result = await client.generate_t2v(request, hooks)
-        finally:
-            self._free.put_nowait(client)
-        for other in self.clients:
-            other.loaded_model = request.model
-        return result
-
-    async def generate_i2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
-        raise NotImplementedError("the bench posts are text-to-video")
-
-    async def cancel(self, prompt_id: str) -> None:
-        await self.clients[0].cancel(prompt_id)
-
-    async def free_memory(self) -> None:
-        await self.clients[0].free_memory()
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-
 def make_scenes() -> list[SceneDecision]:
     return [
         SceneDecision(type="text_only", text_lines=[f"장면 {i}"], video_mode="t2v",
@@ -237,11 +189,9 @@ async def scenario(label: str, servers: int, root: Path, *, slots: int = 2) -> O
     for fake in fakes:
         await fake.start()
     out = root / f"{label}-post"
-    members: list[VideoGenerator] = [
-        SlottedMember([FaultingClient(fake, out / "tmp", settings) for _ in range(slots)]) if slots > 1
-        else FaultingClient(fake, out / "tmp", settings)
-        for fake in fakes
-    ]
+    members: list[FaultingClient] = [FaultingClient(fake, out / "tmp", settings) for fake in fakes]
+    for member in members:
+        member.slots = slots
     generator: VideoGenerator = members[0] if servers == 1 else ComfyUIPool(members)
     try:
         started = time.monotonic()

@@ -8,16 +8,21 @@ The run sequence (seed section 6, corrected by the captures in ``comfyui-protoco
    output node) is a `ComfyUIValidationError` naming node, class, input and missing model or node type.
 3. Read events: ``progress`` goes to ``hooks.on_progress``; completion is ``executing`` with ``node: null``
    and our ``prompt_id``. An ``executing`` without ``prompt_id`` (a socket re-registration) and binary
-   preview frames are ignored.
+   preview frames are ignored. Until the prompt starts, GET /history/{id} and GET /queue are also checked
+   every COMFYUI_POLL_INTERVAL, so a prompt that vanishes from the queue is noticed (`PromptLostError`).
 4. If the socket drops, poll GET /history/{id} every COMFYUI_POLL_INTERVAL; COMFYUI_MAX_POLL_ERRORS failures
    in a row give up; a prompt in neither the queue nor the history (server restarted) is `PromptLostError`.
 5. The history entry is the source of truth for the outcome and the output files (``gifs`` from VHS,
    ``images`` + ``animated`` from core SaveVideo). The clip is copied from the shared output folder when it is
    there, else downloaded with /view, validated with PyAV, and placed at ``request.output_path``.
 
-Every wait is bounded by VIDEO_GEN_TIMEOUT; on timeout, and when the task is cancelled (Ctrl-C), the prompt is
-deleted from the queue or interrupted on the server before the error propagates, so no job keeps a GPU busy
-for nobody.
+Every wait is bounded, in two phases, because a pool keeps a second job queued behind the running one (the
+server's queue may also hold other clients' jobs): while the prompt waits in the queue, by
+COMFYUI_QUEUE_TIMEOUT counted from submission; once it starts executing (``execution_start`` or any other
+event for it on the socket, or GET /queue listing it in ``queue_running``), by VIDEO_GEN_TIMEOUT counted from
+that start. Time spent behind someone else's job therefore never eats into a clip's own budget. On either
+timeout, and when the task is cancelled (Ctrl-C), the prompt is deleted from the queue or interrupted on the
+server before the error propagates, so no job keeps a GPU busy for nobody.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +73,29 @@ class _SocketLost(Exception):
     """Internal: the WebSocket dropped while we waited; switch to polling."""
 
 
+@dataclass
+class _Phase:
+    """Which limit bounds a wait: the queue limit until the prompt starts, then VIDEO_GEN_TIMEOUT from the start.
+
+    `deadline` is the one `asyncio.Timeout` around the whole wait; starting moves it instead of nesting a second
+    timeout, so both the socket listener and the poller can report the start from their own tasks.
+    """
+
+    deadline: asyncio.Timeout
+    run_limit: float
+    started: bool = False
+    submitted_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+
+    def mark_started(self) -> float | None:
+        """Record the start and move the deadline; the seconds spent queued, or None if already started."""
+        if self.started or self.deadline.expired():
+            return None  # an expired deadline is already cancelling the wait; it cannot be moved any more
+        self.started = True
+        now = asyncio.get_running_loop().time()
+        self.deadline.reschedule(now + self.run_limit)
+        return now - self.submitted_at
+
+
 def resize_for_upload(source: Path, width: int, height: int) -> bytes:
     """The init image as PNG bytes: upright, RGB, shrunk with LANCZOS (ratio kept) only when it is larger
     than needed to cover `width` x `height`; a smaller image is sent as is."""
@@ -95,6 +124,10 @@ def upload_name(data: bytes) -> str:
 class ComfyUIClient:
     """A client for one ComfyUI server; implements `VideoGenerator`.
 
+    ``slots = 2``: one job running on the server and one queued behind it, so the GPU never waits for our
+    download and validation. Each run has its own client id and socket, and its VIDEO_GEN_TIMEOUT starts when
+    it starts executing, so the queued one neither misses its events nor times out while it waits.
+
     `output_dir` is the folder relative ``request.output_path`` values are placed under (the seed's
     ``media/tmp/videos``). The server's own output folder, when this machine can see it, is
     ``settings.comfyui_shared_output_dir``.
@@ -115,13 +148,13 @@ class ComfyUIClient:
         self.client_id = client_id or str(uuid.uuid4())
         self._sleep = sleep
         self._headers = proto.parse_auth_header(settings.comfyui_auth_header)
-        self._ws_url = proto.ws_url(self._base_url, self.client_id)
         timeout = settings.comfyui_http_timeout
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             headers=self._headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
+        self.slots = 2
         self.loaded_model: ModelVariant | None = None
         """The checkpoint variant this client last ran successfully (a pool prefers a server holding it)."""
 
@@ -206,7 +239,9 @@ class ComfyUIClient:
         """Wait for a prompt submitted earlier (by this or another process) and collect its clip.
 
         Its events go to the socket of the client id it was submitted with, so this polls history and queue;
-        a prompt the server no longer knows is `PromptLostError`.
+        a prompt the server no longer knows is `PromptLostError`. VIDEO_GEN_TIMEOUT counts from the first poll
+        that finds it running (its real start time is not known here); while pending, COMFYUI_QUEUE_TIMEOUT
+        counts from this call.
         """
         return await self._bounded(prompt_id, request, hooks, ws=None)
 
@@ -231,10 +266,13 @@ class ComfyUIClient:
         self, graph: dict[str, Any], request: ClipRequest, hooks: GenerationHooks | None = None
     ) -> ClipResult:
         """Queue an already-patched API graph, wait for it, and place its clip at ``request.output_path``."""
-        ws = await self._open_socket()
+        # One client id per run: ComfyUI sends a client id's events only to its newest socket, so two runs
+        # sharing an id (one running, one queued behind it) would leave the first one deaf.
+        run_client_id = f"{self.client_id}-{uuid.uuid4().hex[:8]}"
+        ws = await self._open_socket(run_client_id)
         finished = False
         try:
-            prompt_id = await self._submit(graph)
+            prompt_id = await self._submit(graph, run_client_id)
             if hooks and hooks.on_submitted:
                 hooks.on_submitted(self.name, prompt_id)
             result = await self._bounded(prompt_id, request, hooks, ws=ws)
@@ -257,12 +295,12 @@ class ComfyUIClient:
 
     # --- steps of a run ---------------------------------------------------------------------------------
 
-    async def _open_socket(self) -> ClientConnection | None:
+    async def _open_socket(self, run_client_id: str) -> ClientConnection | None:
         """Connect the event socket; without it the run still completes by polling."""
         timeout = self.settings.comfyui_health_timeout
         try:
             return await connect(
-                self._ws_url,
+                proto.ws_url(self._base_url, run_client_id),
                 additional_headers=self._headers,
                 open_timeout=timeout,
                 close_timeout=timeout,
@@ -273,8 +311,8 @@ class ComfyUIClient:
             logger.warning("no event socket to %s (%r); will poll /history", self.name, exc)
             return None
 
-    async def _submit(self, graph: dict[str, Any]) -> str:
-        body = proto.prompt_body(graph, self.client_id)
+    async def _submit(self, graph: dict[str, Any], run_client_id: str) -> str:
+        body = proto.prompt_body(graph, run_client_id)
         response = await self._request("POST", "/prompt", json=body, check=False)
         if response.status_code == 400:
             raise proto.validation_error(self._json_of(response), graph, server=self.name)
@@ -294,17 +332,24 @@ class ComfyUIClient:
     async def _bounded(
         self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None, *, ws: ClientConnection | None
     ) -> ClipResult:
-        """Wait for `prompt_id` and collect its clip within VIDEO_GEN_TIMEOUT; cancel it on the server on
-        timeout or cancellation."""
-        limit = self.settings.video_gen_timeout
+        """Wait for `prompt_id` (at most COMFYUI_QUEUE_TIMEOUT queued, then VIDEO_GEN_TIMEOUT from its start)
+        and collect its clip; cancel it on the server on timeout or cancellation."""
+        queue_limit = self.settings.comfyui_queue_timeout
+        run_limit = self.settings.video_gen_timeout
+        phase: _Phase | None = None
         try:
-            async with asyncio.timeout(limit):
-                history = await self._wait(prompt_id, hooks, ws)
+            async with asyncio.timeout(queue_limit) as deadline:
+                phase = _Phase(deadline=deadline, run_limit=run_limit)
+                history = await self._wait(prompt_id, hooks, ws, phase)
         except TimeoutError:
             await self.cancel(prompt_id)
-            raise ComfyUITimeoutError(
-                f"ComfyUI at {self.name}: prompt {prompt_id} ran past {limit:g} s and was cancelled",
-                server=self.name, prompt_id=prompt_id) from None
+            if phase is not None and phase.started:
+                message = f"prompt {prompt_id} ran past {run_limit:g} s after it started and was cancelled"
+            else:
+                message = (f"prompt {prompt_id} never started: it waited {queue_limit:g} s in the queue "
+                           "(COMFYUI_QUEUE_TIMEOUT) and was cancelled")
+            raise ComfyUITimeoutError(f"ComfyUI at {self.name}: {message}", server=self.name,
+                                      prompt_id=prompt_id) from None
         except asyncio.CancelledError:
             await asyncio.shield(self.cancel(prompt_id))
             raise
@@ -312,19 +357,49 @@ class ComfyUIClient:
         return await self._collect(prompt_id, history, request)
 
     async def _wait(
-        self, prompt_id: str, hooks: GenerationHooks | None, ws: ClientConnection | None
+        self, prompt_id: str, hooks: GenerationHooks | None, ws: ClientConnection | None, phase: _Phase
     ) -> proto.HistoryResult:
         if ws is not None:
             try:
-                await self._listen(ws, prompt_id, hooks)
+                found = await self._listen_and_watch(ws, prompt_id, hooks, phase)
+                if found is not None:
+                    return found
             except _SocketLost as exc:
                 logger.warning("event socket to %s lost (%s); polling /history for %s", self.name, exc, prompt_id)
         # After `executing`/null the history entry is written (the server writes it first), so the first poll
         # normally answers; after a lost socket this is the fallback.
-        return await self._poll(prompt_id)
+        return await self._poll(prompt_id, phase)
 
-    async def _listen(self, ws: ClientConnection, prompt_id: str, hooks: GenerationHooks | None) -> None:
-        """Read events until `executing` with node null for our prompt."""
+    async def _listen_and_watch(
+        self, ws: ClientConnection, prompt_id: str, hooks: GenerationHooks | None, phase: _Phase
+    ) -> proto.HistoryResult | None:
+        """Listen on the socket; until the prompt starts, also poll, because a queued prompt sends no events and
+        one deleted from the queue (or lost to a restart that kept the socket) never will.
+
+        Returns the history entry if polling saw the prompt finish first, else None once the socket reported
+        completion. Raises `_SocketLost`, or `PromptLostError` / `ComfyUIConnectionError` from the poller.
+        """
+        listener = asyncio.create_task(self._listen(ws, prompt_id, hooks, phase))
+        watcher = asyncio.create_task(self._poll_until(prompt_id, phase, until_started=True))
+        try:
+            await asyncio.wait((listener, watcher), return_when=asyncio.FIRST_COMPLETED)
+            if watcher.done():
+                found = watcher.result()
+                if found is not None:
+                    return found  # finished while the socket said nothing for it
+            await listener
+            return None
+        finally:
+            for task in (listener, watcher):
+                task.cancel()
+            # Collect both so neither's exception goes unretrieved; they end at once, being cancelled.
+            await asyncio.gather(listener, watcher, return_exceptions=True)
+
+    async def _listen(
+        self, ws: ClientConnection, prompt_id: str, hooks: GenerationHooks | None, phase: _Phase
+    ) -> None:
+        """Read events until `executing` with node null for our prompt. The first event for our prompt
+        (normally `execution_start`) marks its start; per-prompt events exist only once it executes."""
         while True:
             try:
                 frame = await ws.recv()
@@ -344,6 +419,7 @@ class ComfyUIClient:
             kind, data = message.get("type"), message["data"]
             if data.get("prompt_id") != prompt_id:
                 continue  # status broadcasts, other prompts, and `executing` without prompt_id (reconnect)
+            self._started(prompt_id, phase)
             if kind == "progress" and hooks and hooks.on_progress:
                 hooks.on_progress(ProgressEvent(
                     server=self.name, prompt_id=prompt_id, value=int(data.get("value", 0)),
@@ -353,12 +429,29 @@ class ComfyUIClient:
             elif kind in ("execution_error", "execution_interrupted"):
                 logger.info("prompt %s on %s: %s", prompt_id, self.name, kind)
 
-    async def _poll(self, prompt_id: str) -> proto.HistoryResult:
-        """Poll history (and the queue, to notice a lost prompt) until the prompt is finished."""
+    def _started(self, prompt_id: str, phase: _Phase) -> None:
+        queued = phase.mark_started()
+        if queued is not None:
+            logger.info("prompt %s started on %s after %.1f s queued; it has %g s", prompt_id, self.name, queued,
+                        phase.run_limit)
+
+    async def _poll(self, prompt_id: str, phase: _Phase) -> proto.HistoryResult:
+        """Poll history (and the queue, to notice a lost prompt and its start) until the prompt is finished."""
+        found = await self._poll_until(prompt_id, phase, until_started=False)
+        if found is None:  # cannot happen: only until_started polling stops without an entry
+            raise ComfyUIError(f"ComfyUI at {self.name}: polling for {prompt_id} stopped early", server=self.name,
+                               prompt_id=prompt_id)
+        return found
+
+    async def _poll_until(self, prompt_id: str, phase: _Phase, *, until_started: bool) -> proto.HistoryResult | None:
+        """Check history and queue every COMFYUI_POLL_INTERVAL until the prompt is finished (its entry), or,
+        with `until_started`, until it is seen running or started (None)."""
         errors = 0
         interval = self.settings.comfyui_poll_interval
         limit = self.settings.comfyui_max_poll_errors
         while True:
+            if until_started and phase.started:
+                return None
             try:
                 found = proto.parse_history(await self._get_json(f"/history/{prompt_id}"), prompt_id)
                 if found is not None:
@@ -372,6 +465,10 @@ class ComfyUIClient:
                     raise PromptLostError(
                         f"ComfyUI at {self.name} no longer knows prompt {prompt_id} (not queued, no history): "
                         "the server restarted or the prompt was deleted", server=self.name, prompt_id=prompt_id)
+                if state == "running":
+                    self._started(prompt_id, phase)
+                    if until_started:
+                        return None
                 errors = 0
             except (ComfyUIConnectionError, ComfyUIServerError) as exc:
                 errors += 1

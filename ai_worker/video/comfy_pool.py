@@ -10,6 +10,10 @@ Each attempt goes to the best member that can take it now:
 
 A member takes at most two attempts at once: one running and one queued behind it on the server, so its GPU
 never waits for us between jobs, and work does not pile up on one server while another could take it.
+The queued attempt's clock does not run while it waits: the client gives each prompt VIDEO_GEN_TIMEOUT from
+the moment it starts executing, and bounds the time before that separately by COMFYUI_QUEUE_TIMEOUT (the
+server's queue may also hold other clients' jobs ahead of ours). A slot is held for the whole attempt,
+queued time included.
 When every member is full the attempt waits for a slot; when every member is benched it fails at once with
 `GeneratorUnavailableError` (the caller decides whether to wait).
 
@@ -46,7 +50,7 @@ Clock = Callable[[], float]
 MemberCall = Callable[[VideoGenerator, GenerationHooks], Awaitable[ClipResult]]
 
 SLOTS_PER_MEMBER = 2
-"""One job running on the server plus one queued behind it."""
+"""One job running on the server plus one queued behind it (whose VIDEO_GEN_TIMEOUT starts only when it runs)."""
 
 SERVER_FAILURES: tuple[type[GeneratorError], ...] = (
     ComfyUIConnectionError,

@@ -694,17 +694,25 @@ class _PostRun:
         return sum(1 for j in self.jobs if j.state == "running" and j.worker is worker)
 
     def _better_elsewhere(self, worker: _Worker, job: _Job) -> bool:
-        """True when taking `job` would switch `worker`'s checkpoint while another live server that already
-        holds it has a free slot now (it picks the job up on the same wake-up)."""
+        """True when another live server that can run `job` should have it (it picks the job up on the same
+        wake-up): an idle one, when `worker` is busy (queueing behind a running job while a GPU is idle would
+        delay the job for nothing); or one already holding the job's checkpoint with a free slot, when taking
+        it would switch `worker`'s."""
         model = self._rung(job).model
-        if worker.model is None or worker.model == model:
-            return False
         kind = self._kind(job)
-        return any(
-            other.generator is not worker.generator and not other.given_up and other.model == model
-            and kind not in self.blocked.get(other.name, {}) and self._busy(other) < other.slots
-            for other in self.workers
-        )
+        busy = self._busy(worker) > 0
+        switches = worker.model is not None and worker.model != model
+        if not busy and not switches:
+            return False
+        for other in self.workers:
+            if other.generator is worker.generator or other.given_up or kind in self.blocked.get(other.name, {}):
+                continue
+            load = self._busy(other)
+            if busy and load == 0 and other.model in (None, model):
+                return True
+            if switches and other.model == model and load < other.slots:
+                return True
+        return False
 
     async def _worker_loop(self, worker: _Worker) -> None:
         """One slot of `worker`: pick a job, run it, repeat until no work is left."""
@@ -852,9 +860,9 @@ class _PostRun:
         request.output_path.parent.mkdir(parents=True, exist_ok=True)
         reattach = getattr(worker.generator, "reattach", None)
         limit = self.settings.video_gen_timeout + ATTEMPT_GRACE_S
-        if worker.slots > 1:
-            # A pipelined attempt may wait in the server's queue first (the client bounds that wait by
-            # COMFYUI_QUEUE_TIMEOUT and starts VIDEO_GEN_TIMEOUT when the prompt starts executing).
+        if reattach is not None:
+            # A server's queue: the attempt may wait behind our other slot or other users' jobs first (the
+            # client bounds that wait by COMFYUI_QUEUE_TIMEOUT and starts VIDEO_GEN_TIMEOUT at execution).
             limit += self.settings.comfyui_queue_timeout
         reattaches = 0
         prompt_id = resume.prompt_id if resume is not None else None

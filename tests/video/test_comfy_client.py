@@ -116,7 +116,7 @@ async def test_t2v_success_downloads_with_view_and_reports_progress(
     assert info.frames == 9
     assert submitted == [(server.url, result.prompt_id)]
     body = server.submitted[0]
-    assert set(body) == {"prompt", "client_id"} and body["client_id"] == client.client_id
+    assert set(body) == {"prompt", "client_id"} and body["client_id"].startswith(client.client_id + "-")
     assert body["prompt"]["1"]["inputs"]["ckpt_name"] == client.settings.video_model_full
     assert body["prompt"]["7"]["inputs"]["steps"] == 2
     sampler = [(e.value, e.maximum) for e in progress if e.node == "11"]
@@ -141,7 +141,32 @@ async def test_posted_body_is_exactly_the_graph_and_client_id(server: FakeComfyU
     client = make_client()
     graph = copy.deepcopy(CAPTURED_GRAPH)
     await client.run_graph(graph, make_request(tmp_path))
-    assert server.submitted == [{"prompt": CAPTURED_GRAPH, "client_id": client.client_id}]
+    await client.run_graph(graph, make_request(tmp_path / "again"))
+    first, second = (body.pop("client_id") for body in server.submitted)
+    assert server.submitted == [{"prompt": CAPTURED_GRAPH}, {"prompt": CAPTURED_GRAPH}]
+    assert first.startswith(client.client_id + "-") and second.startswith(client.client_id + "-")
+    assert first != second, "each run has its own client id, so a queued run never steals a running one's events"
+
+
+async def test_two_runs_at_once_on_one_client_both_hear_their_events(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """One running, one queued behind it (the client's two slots): neither waits out a timeout."""
+    client = make_client(video_gen_timeout=20.0)
+    assert client.slots == 2
+    release = asyncio.Event()
+    server.faults.push("hold", until=release)
+    first = asyncio.create_task(client.generate_t2v(make_request(tmp_path / "a")))
+    second = asyncio.create_task(client.generate_t2v(make_request(tmp_path / "b")))
+    for _ in range(200):
+        if len(server.submitted) == 2:
+            break
+        await asyncio.sleep(0.01)
+    release.set()
+    results = await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
+    assert {r.prompt_id for r in results} == set(server.jobs_run)
+    for result in results:
+        validate_clip(result.path, width=64, height=64, min_frames=9)
 
 
 async def test_replays_the_captured_transcript_message_for_message(
@@ -408,7 +433,7 @@ async def test_a_prompt_stuck_in_the_queue_is_deleted_after_the_queue_timeout(
     other, ours = make_client(), make_client(video_gen_timeout=0.2, comfyui_queue_timeout=0.5)
     blocker = asyncio.create_task(other.generate_t2v(make_request(tmp_path, "a.mp4")))
     await until(lambda: server.running is not None)
-    with pytest.raises(ComfyUITimeoutError, match=r"never started: it waited 0.5 s in the queue") as caught:
+    with pytest.raises(ComfyUITimeoutError, match=r"never started: it waited 0\.5 s in the queue") as caught:
         await ours.generate_t2v(make_request(tmp_path, "b.mp4"))
     assert str(caught.value.prompt_id) in server.deletes
     assert str(caught.value.prompt_id) not in server.jobs_run
@@ -453,7 +478,7 @@ async def test_clip_budget_counts_from_the_start_of_execution(
                                                  GenerationHooks(on_submitted=lambda _s, p: ids.append(p))))
     await until(lambda: len(server.pending) == 1)
     gate.set()
-    with pytest.raises(ComfyUITimeoutError, match="ran past 0.5 s after it started") as caught:
+    with pytest.raises(ComfyUITimeoutError, match=r"ran past 0\.5 s after it started") as caught:
         await task
     assert caught.value.prompt_id == ids[0]
     assert {"prompt_id": ids[0]} in server.interrupts
@@ -472,7 +497,7 @@ async def test_polling_sees_the_start_in_queue_running(server: FakeComfyUI, make
     await until(lambda: server.running is not None)
     server.faults.push("hang")
     task = asyncio.create_task(make_client().generate_t2v(make_request(tmp_path, "b.mp4"),
-                                                  GenerationHooks(on_submitted=lambda _s, p: ids.append(p))))
+                                                          GenerationHooks(on_submitted=lambda _s, p: ids.append(p))))
     await until(lambda: len(ids) == 1)
     # No socket for a re-attached prompt: only GET /queue can tell queued from running.
     resumer = make_client(sleep=Sleeps(hook=gate.set), video_gen_timeout=0.5, comfyui_queue_timeout=30)

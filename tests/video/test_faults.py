@@ -195,7 +195,9 @@ async def test_server_dying_mid_post(server: FakeComfyUI, tmp_path: Path) -> Non
         if isinstance(event, SceneDone) and event.scene_index == 0 and not stopper:
             stopper.append(asyncio.create_task(server.stop()))
 
-    results = await run.go(scenes, on_event=on_event)
+    client = run.client()
+    client.slots = 1  # the death lands between two jobs; with two slots the next one may already be done
+    results = await run.go(scenes, client=client, on_event=on_event)
     await stopper[0]
     assert results[0].success
     assert not any(r.success for r in results[1:])
@@ -238,3 +240,41 @@ async def test_ctrl_c_cancels_on_the_server_and_the_next_run_resumes(server: Fak
     assert log[-2].reattached and log[-2].prompt_id == prompt_id and log[-2].action == "retry"
     assert log[-1].rung == 1 and log[-1].error is None
     run.check(before, scenes2)
+
+
+class QueueWatchingFake(FakeComfyUI):
+    """Records how many prompts wait in the server's queue each time one finishes executing (a waiting one
+    starts at once: the GPU does not wait for the client's download and next submit)."""
+
+    def __init__(self, root: Path, **kwargs: Any) -> None:
+        super().__init__(root, **kwargs)
+        self.waiting_at_end: list[int] = []
+
+    async def _execute(self, job: Any) -> None:
+        await super()._execute(job)
+        self.waiting_at_end.append(len(self.pending))
+
+
+async def test_two_slots_keep_the_next_job_queued_on_the_server(tmp_path: Path) -> None:
+    settings = fault_settings(video_gen_timeout=20)
+    # ~60 ms of simulated sampling per job: long enough that the next prompt is submitted while one runs.
+    fake = QueueWatchingFake(tmp_path / "comfy", seconds_per_unit=0.06 / (96 * 64 * 17 * 4))
+    async with fake:
+        run = Run(fake, tmp_path, settings)
+        member = run.client()
+        assert member.slots == 2
+        manager = VideoManager(comfy_client=member, prompt_engine=None, config=settings)
+        scenes = make_scenes(4)
+        before = words(scenes)
+        try:
+            results = await manager.generate_all_clips(scenes, "daily", "post-1", output_dir=run.folder,
+                                                       store=run.store, on_event=run.events.append)
+        finally:
+            await member.aclose()
+        assert all(r.success for r in results)
+        run.check(before, scenes)
+        assert len(fake.jobs_run) == 4
+        assert max(fake.waiting_at_end) == 1  # one running plus one queued behind it, never more
+        assert fake.waiting_at_end[:3] == [1, 1, 1]  # the next job was already queued when each one ended
+        started = [e.scene_index for e in run.events if isinstance(e, AttemptStarted)]
+        assert started == [0, 1, 2, 3]  # breadth-first, story order

@@ -555,3 +555,67 @@ async def test_sigterm_cancels_the_task(tmp_path: Path) -> None:
 
     with pytest.raises(asyncio.CancelledError):
         await asyncio.create_task(main())
+
+
+# --- pipelining and the checkpoint gate ------------------------------------------------------------------------
+
+
+class HoldingGenerator(ScriptedGenerator):
+    """A ScriptedGenerator whose (scene, rung) in `holds` waits for its event before making the clip."""
+
+    def __init__(self, name: str, script: Script, holds: dict[tuple[int, int], asyncio.Event], slots: int) -> None:
+        super().__init__(name=name, script=script)
+        self.holds = holds
+        self.slots = slots
+
+    async def _make(self, request: ClipRequest, hooks: GenerationHooks | None) -> ClipResult:
+        rung = int(request.output_path.stem.split("_r")[1].split("_")[0])
+        hold = self.holds.get((scene_of(request), rung))
+        if hold is not None:
+            await asyncio.wait_for(hold.wait(), timeout=10)
+        return await super()._make(request, hooks)
+
+
+def fails_until_distilled(scene: int) -> Script:
+    def script(s: int, rung: int, request: ClipRequest) -> BaseException | None:
+        return ComfyUIExecutionError("boom") if s == scene and rung < 4 else None
+    return script
+
+
+async def test_slots_are_declared_by_the_generator() -> None:
+    from ai_worker.video.manager import generator_slots
+
+    assert generator_slots(LocalBackend()) == 1
+    assert generator_slots(ScriptedGenerator()) == 1
+    assert generator_slots(HoldingGenerator("x", fails_until_distilled(0), {}, slots=2)) == 2
+
+
+async def test_one_server_two_slots_never_queues_distilled_behind_full_work(tmp_path: Path) -> None:
+    gen = HoldingGenerator("a", fails_until_distilled(0), {}, slots=2)
+    _, results, _ = await run(gen, make_scenes(4), tmp_path)
+    assert all(r.success for r in results)
+    models = [request.model for _, _, request in gen.calls]
+    assert models.index("distilled") == len(models) - 1  # distilled last: one switch
+    assert gen.max_running == 2  # pipelined: two attempts at once on the one server
+    order = [(rung, scene) for scene, rung, _ in gen.calls]
+    assert order == sorted(order)  # breadth-first by (rung, story order)
+
+
+async def test_an_idle_server_starts_distilled_while_full_work_runs_elsewhere(tmp_path: Path) -> None:
+    release = asyncio.Event()
+    holds = {(1, 1): release}  # scene 1's first attempt runs until scene 0's distilled attempt has started
+    script = fails_until_distilled(0)
+    members = [HoldingGenerator("a", script, holds, slots=1), HoldingGenerator("b", script, holds, slots=1)]
+
+    def on_event(event: ManagerEvent) -> None:
+        if isinstance(event, AttemptStarted) and event.rung == 4:
+            release.set()
+
+    manager = VideoManager(comfy_client=Pool(members), prompt_engine=None, config=small_settings())  # type: ignore[arg-type]
+    results = await manager.generate_all_clips(make_scenes(2), "daily", "p1", output_dir=tmp_path / "post",
+                                               on_event=on_event)
+    assert all(r.success for r in results)
+    assert release.is_set()
+    distilled = [m.name for m in members for s, rung, _ in m.calls if rung == 4]
+    held = [m.name for m in members for s, rung, _ in m.calls if (s, rung) == (1, 1)]
+    assert distilled != held  # the distilled job went to the other, idle server
