@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib
 import logging
 import signal
 import time
@@ -69,6 +68,7 @@ from ai_worker.video.manifest import (
 )
 from ai_worker.video.merge import MergePlan, apply_merge
 from ai_worker.video.probe import validate_clip
+from ai_worker.video.prompt_text import NEGATIVE_PROMPT, simplify_prompt
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -326,31 +326,16 @@ class VideoManager:
 
     # --- prompts (Phase 6's pure helpers) ------------------------------------------------------------------
 
-    def _prompt_module(self) -> Any | None:
-        # The prompt engine module imports the LLM client, and the architecture forbids this module from
-        # depending on it, even indirectly; its two pure helpers are looked up when first needed instead.
-        try:
-            return importlib.import_module("ai_worker.video.prompt_engine")
-        except ImportError:  # pragma: no cover - the module ships with the package
-            return None
-
     def simplify(self, prompt: str) -> str:
         """The simplified prompt for rungs 2-4 when Phase 6 did not leave one: the engine's own
-        `simplify_prompt` if it has one, else the prompt engine module's."""
+        `simplify_prompt` if it has one, else the deterministic one from `prompt_text`."""
         method = getattr(self.prompt_engine, "simplify_prompt", None)
-        if not callable(method):
-            method = getattr(self._prompt_module(), "simplify_prompt", None)
-        if callable(method):
-            result = method(prompt)
-            if isinstance(result, str) and result.strip():
-                return result
-        return prompt
+        result = method(prompt) if callable(method) else simplify_prompt(prompt)
+        return result if isinstance(result, str) and result.strip() else prompt
 
     def negative_prompt(self) -> str:
         value = getattr(self.prompt_engine, "negative_prompt", None)
-        if not isinstance(value, str):
-            value = getattr(self._prompt_module(), "NEGATIVE_PROMPT", "")
-        return value if isinstance(value, str) else ""
+        return value if isinstance(value, str) else NEGATIVE_PROMPT
 
     # --- the seed's API ------------------------------------------------------------------------------------
 

@@ -16,19 +16,21 @@ from ai_worker.cli.cmd_prompts import prompts
 from ai_worker.llm.client import OllamaClient
 from ai_worker.pipeline.scene_director import SceneDecision
 from ai_worker.video.prompt_engine import (
+    VideoPromptEngine,
+    fallback_prompt,
+    system_prompt,
+    user_prompt,
+)
+from ai_worker.video.prompt_text import (
     LIMITS,
     NEGATIVE_PROMPT,
     SIMPLE_CAMERA_DEFAULT,
-    VideoPromptEngine,
     check_prompt,
     clean_answer,
     count_words,
-    fallback_prompt,
     has_cjk,
     simplify_prompt,
     split_sentences,
-    system_prompt,
-    user_prompt,
 )
 from ai_worker.video.styles import MOODS, VideoStyles, load_video_styles
 from config.settings import DEFAULT_STYLES_PATH, Settings, load_settings
