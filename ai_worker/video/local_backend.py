@@ -54,7 +54,7 @@ def build_t2v_args(
     source = (
         f"gradients=s={request.width}x{request.height}:r={request.fps}:n={len(colours)}"
         + "".join(f":c{i}={c}" for i, c in enumerate(colours))
-        + f":seed={request.seed % 4_294_967_295}:speed=0.015:type=linear"
+        + f":seed={request.seed % 4_294_967_295}:speed=0.005:type=linear"
     )
     return ["-f", "lavfi", "-i", source, "-frames:v", str(request.num_frames), "-r", str(request.fps),
             *encoder_args(preset, crf)]

@@ -55,7 +55,7 @@ def test_t2v_arguments_are_exact() -> None:
     args = build_t2v_args(request, ["#FF0000", "#00ff00"], preset="veryfast", crf=20)
     assert args == [
         "-f", "lavfi", "-i",
-        "gradients=s=128x64:r=25:n=2:c0=0xFF0000:c1=0x00FF00:seed=5:speed=0.015:type=linear",
+        "gradients=s=128x64:r=25:n=2:c0=0xFF0000:c1=0x00FF00:seed=5:speed=0.005:type=linear",
         "-frames:v", "9", "-r", "25",
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-an",
         "-movflags", "+faststart",
