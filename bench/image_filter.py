@@ -15,32 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ai_worker.video.image_filter import _to_rgb, evaluate_image, measure, score_measures
-
-
-def photo_like(width: int, height: int, seed: int = 1) -> Image.Image:
-    """Smooth colour gradients, shapes and noise: close enough to a photo for decode and scoring cost."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack(
-        [
-            120 + 80 * np.sin(x / width * 3.1 + 0.5),
-            100 + 70 * np.cos(y / height * 2.3),
-            140 + 60 * np.sin((x + y) / (width + height) * 4),
-        ],
-        -1,
-    )
-    img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(img)
-    for _ in range(40):
-        cx, cy = int(rng.integers(0, width)), int(rng.integers(0, height))
-        r = int(rng.integers(min(width, height) // 30 + 2, min(width, height) // 6 + 3))
-        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
-    arr = np.asarray(img).astype(np.float32) + rng.normal(0, 4, (height, width, 3)).astype(np.float32)
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+from tests.fakes.images import photo_like
 
 
 def full_decode_score(path: Path) -> float:

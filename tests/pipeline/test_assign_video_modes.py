@@ -13,7 +13,7 @@ from ai_worker.pipeline.scene_director import SceneDecision, assign_video_modes
 from ai_worker.video.image_filter import ImageSuitability
 from ai_worker.video.image_selection import decide
 from config.settings import Settings
-from tests.video.test_image_filter import flat_meme, photo_like, text_capture
+from tests.fakes.images import flat_meme, photo_like, text_capture
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from aiohttp import web
 from ai_worker.errors import ImageError
 from ai_worker.video.image_fetch import ImageFetcher, address_refusal, image_request_headers
 from config.settings import Settings
-from tests.video.test_image_filter import photo_like
+from tests.fakes.images import photo_like
 
 DC_REFERER = "http://gall.dcinside.test/"
 
