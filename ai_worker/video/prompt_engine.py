@@ -23,6 +23,7 @@ from typing import ClassVar, Protocol, TypedDict
 from ai_worker.errors import LLMConnectionError, LLMError, LLMResponseError, LLMTimeoutError
 from ai_worker.llm.client import OllamaClient
 from ai_worker.pipeline.scene_director import SceneDecision
+from ai_worker.video.prompt_lexicon import SceneElements, find_terms, scene_elements
 from ai_worker.video.prompt_text import (
     LIMITS,
     NEGATIVE_PROMPT,
@@ -42,6 +43,7 @@ __all__ = [
     "VideoPromptEngine",
     "check_prompt",
     "clean_answer",
+    "content_subject",
     "fallback_prompt",
     "simplify_prompt",
     "system_prompt",
@@ -276,23 +278,129 @@ _I2V_FALLBACK_MOTION = (
 )
 _I2V_FALLBACK_CAMERA = "The camera holds steady with a very slow dolly-in."
 
+# The scene's matched content (see `prompt_lexicon`) goes into one subject sentence; these complete it.
+# Participles, so they read after one person or several without verb agreement. Each pair: (one, several).
+# No sound or light words here: `simplify_prompt` keeps the subject sentence only when it has none.
+_MOOD_ACTIONS: dict[str, tuple[str, str]] = {
+    "humor": (
+        "staring for a beat before breaking into a crooked grin and laughing behind one hand",
+        "exchanging a stunned look before bursting into laughter",
+    ),
+    "touching": ("eyes softening into a gentle, quiet smile", "sharing a quiet, warm smile"),
+    "anger": ("jaw tightening, hands clenched at the sides", "facing each other with tight jaws and clenched hands"),
+    "sadness": ("head lowered, moving slowly with heavy shoulders", "standing quietly side by side with lowered eyes"),
+    "horror": ("freezing mid-step and staring into the dark", "huddled together, freezing and staring into the dark"),
+    "info": ("pointing at something and nodding thoughtfully", "going over the details together and nodding"),
+    "controversy": (
+        "crossing the arms and raising an eyebrow",
+        "exchanging doubtful looks with crossed arms",
+    ),
+    "daily": ("going about an ordinary moment at an unhurried pace", "chatting casually at an unhurried pace"),
+    "shock": (
+        "freezing with wide eyes as one hand rises to cover the mouth",
+        "freezing with wide eyes and turning to each other",
+    ),
+}
+# Where a scene with matched content but no matched place happens; every phrase names Korea.
+_MOOD_SETTINGS: dict[str, str] = {
+    "humor": "in a small Korean office in Seoul",
+    "touching": "in a small Korean apartment in Seoul",
+    "anger": "in a busy Korean office in Seoul",
+    "sadness": "in a small Korean studio apartment",
+    "horror": "in the dim hallway of an old Korean apartment building",
+    "info": "in a tidy Korean office in Seoul",
+    "controversy": "in a Korean office meeting room",
+    "daily": "on a quiet residential street of a Korean neighbourhood",
+    "shock": "in a busy Korean office in Seoul",
+}
+_OUTDOOR_SETTINGS = frozenset(
+    {"alley", "street", "neighbourhood", "park", "beach", "han_river", "bus_stop", "campus", "parking_lot"}
+)
+_OUTDOOR_MOODS = frozenset({"daily"})
+_INDOOR_WEATHER: dict[str, str] = {"rain": "while it rains outside", "snow": "while snow falls outside"}
+_ANIMAL_ACTION = "blinking slowly with ears twitching as it takes a few careful steps forward"
+_OBJECTS_ACTION = "as a hand reaches into the frame for a moment and then withdraws"
+_WEATHER_SOUND: dict[str, str] = {"rain": "The steady sound of rain on the ground fills the air."}
+_I2V_WEATHER_MOTION: dict[str, str] = {
+    "rain": "Rain streaks keep falling through the frame and the wet surfaces shimmer.",
+    "snow": "Snowflakes drift slowly down through the frame.",
+}
+_I2V_UMBRELLA = "Rain streaks keep falling through the frame as the umbrella sways gently."
 
-def fallback_prompt(mood: str, scene: SceneDecision, mode: PromptMode, *, styles: VideoStyles, index: int = 0) -> str:
-    """A usable prompt without the LLM: fixed per mood, varied by the scene's position, checked by
-    `check_prompt` in the tests. T2V uses the mood's style hint and a camera hint from the styles file."""
+
+def _join(phrases: Sequence[str]) -> str:
+    return " and ".join(phrases)
+
+
+def content_subject(mood: str, elements: SceneElements) -> str | None:
+    """The T2V subject sentence built from the scene's matched content, or None when nothing to show matched.
+
+    The seed's order of subjects: (1) the matched people, with a matched animal and the first object as what
+    they hold or stand by; (2) without people, the matched objects and the place; a matched animal is then
+    the subject (the seed's "cute dog or cat", here because the scene names it). Weather and time of day
+    follow the place. Only a place, weather or time alone is not enough: the mood's own subjects stay.
+    """
+    setting = elements.setting.phrase if elements.setting else _MOOD_SETTINGS[mood]
+    weather = elements.weather.phrase if elements.weather else ""
+    outdoor = elements.setting.key in _OUTDOOR_SETTINGS if elements.setting else mood in _OUTDOOR_MOODS
+    if elements.weather is not None and not outdoor:
+        # Nobody stands "in the rain" inside a convenience store: indoors it falls outside the windows.
+        weather = _INDOOR_WEATHER.get(elements.weather.key, weather)
+    time = elements.time.phrase if elements.time else ""
+    when = f"{time} {weather}" if weather.startswith("while") else f"{weather} {time}"
+    when = when.strip()
+    where = f"{setting} {when}".strip()
+    if elements.people:
+        several = len(elements.people) > 1 or elements.people[0].plural
+        who = _join([term.phrase for term in elements.people])
+        with_animal = f" with {elements.animals[0].phrase}" if elements.animals else ""
+        near = f", {elements.objects[0].near}," if elements.objects else ""
+        action = _MOOD_ACTIONS[mood][1 if several else 0]
+        return f"A medium shot of {who}{with_animal}{near} {where}, {action}."
+    if elements.animals:
+        beside = f" beside {_join([term.phrase for term in elements.objects])}" if elements.objects else ""
+        return f"A medium shot of {elements.animals[0].phrase}{beside} {where}, {_ANIMAL_ACTION}."
+    if elements.objects:
+        return f"A medium shot of {_join([term.phrase for term in elements.objects])} {where}, {_OBJECTS_ACTION}."
+    return None
+
+
+def fallback_prompt(
+    mood: str,
+    scene: SceneDecision,
+    mode: PromptMode,
+    *,
+    styles: VideoStyles,
+    index: int = 0,
+    title: str = "",
+    body_summary: str = "",
+) -> str:
+    """A usable prompt without the LLM, built from the scene's content (`prompt_lexicon`), deterministic and
+    checked by `check_prompt` in the tests.
+
+    T2V: a subject sentence from the people, animal, objects, place, weather and time the scene text names
+    (the title and summary as context); when it names none of people, animal or objects, the mood's own
+    subjects, varied by the scene's position. Then the mood's style hint, a camera hint from the styles file,
+    the rain when it rains, and the mood's sound. I2V stays motion-only: the matched weather moves, the rest
+    of the photo barely does."""
     key = styles.resolve(mood)
     style = styles.get(key)
     scenes = _FALLBACK_SCENES[key]
     if scene.source_index is not None:
         index = scene.source_index
+    elements = scene_elements(scene.text, title, body_summary)
+    weather = elements.weather.key if elements.weather else ""
     if mode == "i2v":
-        return f"{_I2V_FALLBACK_MOTION} {_I2V_FALLBACK_CAMERA} {scenes['audio']}"
-    subject = scenes["subjects"][index % len(scenes["subjects"])]
+        umbrella = any(term.key == "umbrella" for term in find_terms(scene.text))
+        motion = _I2V_UMBRELLA if weather == "rain" and umbrella else _I2V_WEATHER_MOTION.get(weather, "")
+        return " ".join(part for part in (motion, _I2V_FALLBACK_MOTION, _I2V_FALLBACK_CAMERA, scenes["audio"]) if part)
+    subject = content_subject(key, elements) or scenes["subjects"][index % len(scenes["subjects"])]
     camera = style.camera_hints[index % len(style.camera_hints)].rstrip(". ")
     hint = style.style_hint.strip()
     if not hint.endswith((".", "!", "?")):
         hint += "."
-    return f"{subject} {hint} The camera {camera}. {scenes['audio']}"
+    parts = (subject, hint, f"The camera {camera}.", _WEATHER_SOUND.get(weather, ""), scenes["audio"])
+    return " ".join(part for part in parts if part)
 
 
 # --- the engine ---------------------------------------------------------------------------------------------
@@ -432,5 +540,7 @@ class VideoPromptEngine:
                 return ScenePrompt(check.prompt, simplify_prompt(check.prompt), source)
             reason = tell_model = f"invalid answer: {check.reason}"
             logger.warning("scene %d: unusable answer (attempt %d): %s", index, attempt + 1, check.reason)
-        fallback = fallback_prompt(mood, scene, mode, styles=self._styles, index=index)
+        fallback = fallback_prompt(
+            mood, scene, mode, styles=self._styles, index=index, title=title, body_summary=body_summary
+        )
         return ScenePrompt(fallback, simplify_prompt(fallback), f"fallback: {reason or 'no answer'}")

@@ -217,7 +217,9 @@ async def test_empty_answers_end_in_the_fallback(fake: FakeOllama, styles: Video
     s = scene()
     await run_batch(fake.url, [s], styles, mood="horror")
     assert s.prompt_source == "fallback: invalid answer: empty answer"
-    assert s.video_prompt == fallback_prompt("horror", s, "t2v", styles=styles)
+    # The engine hands the post's title and summary to the fallback as context.
+    assert s.video_prompt == fallback_prompt("horror", s, "t2v", styles=styles, title=TITLE, body_summary=SUMMARY)
+    assert s.video_prompt != fallback_prompt("horror", s, "t2v", styles=styles)
     assert s.video_prompt_simple == simplify_prompt(s.video_prompt)
     assert len(fake.generate_bodies) == 2
 
@@ -268,7 +270,9 @@ async def test_timeout_stops_asking_for_the_rest_of_the_batch(fake: FakeOllama, 
     assert [s.prompt_source for s in scenes] == ["fallback: ollama timed out"] * 3
     assert len(fake.generate_bodies) == 1
     assert fake.unload_bodies == []
-    assert scenes[1].video_prompt == fallback_prompt("daily", scenes[1], "i2v", styles=styles)
+    assert scenes[1].video_prompt == fallback_prompt(
+        "daily", scenes[1], "i2v", styles=styles, title=TITLE, body_summary=SUMMARY
+    )
 
 
 class CountingClient(OllamaClient):
