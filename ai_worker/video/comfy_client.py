@@ -269,12 +269,18 @@ class ComfyUIClient:
         # One client id per run: ComfyUI sends a client id's events only to its newest socket, so two runs
         # sharing an id (one running, one queued behind it) would leave the first one deaf.
         run_client_id = f"{self.client_id}-{uuid.uuid4().hex[:8]}"
+        prompt_id = str(uuid.uuid4())
         ws = await self._open_socket(run_client_id)
         finished = False
         try:
-            prompt_id = await self._submit(graph, run_client_id)
+            # Recorded before the POST: if we die while it is in flight, a later run finds the job by this id.
             if hooks and hooks.on_submitted:
                 hooks.on_submitted(self.name, prompt_id)
+            try:
+                await self._submit(graph, run_client_id, prompt_id)
+            except asyncio.CancelledError:
+                await asyncio.shield(self.cancel(prompt_id))
+                raise
             result = await self._bounded(prompt_id, request, hooks, ws=ws)
             finished = True
             return result
@@ -311,23 +317,25 @@ class ComfyUIClient:
             logger.warning("no event socket to %s (%r); will poll /history", self.name, exc)
             return None
 
-    async def _submit(self, graph: dict[str, Any], run_client_id: str) -> str:
-        body = proto.prompt_body(graph, run_client_id)
+    async def _submit(self, graph: dict[str, Any], run_client_id: str, prompt_id: str) -> None:
+        body = proto.prompt_body(graph, run_client_id, prompt_id)
         response = await self._request("POST", "/prompt", json=body, check=False)
         if response.status_code == 400:
             raise proto.validation_error(self._json_of(response), graph, server=self.name)
         self._raise_for_status(response, "POST /prompt")
         answer = self._json_of(response)
-        prompt_id = answer.get("prompt_id")
-        if not isinstance(prompt_id, str):
-            raise ComfyUIError(f"ComfyUI at {self.name}: POST /prompt gave no prompt_id: {answer!r}",
-                               server=self.name)
+        if answer.get("prompt_id") != prompt_id:
+            # A server that ignores client-chosen ids would leave us waiting on the wrong one.
+            raise ComfyUIError(
+                f"ComfyUI at {self.name}: POST /prompt answered prompt_id {answer.get('prompt_id')!r}, "
+                f"not the {prompt_id!r} we sent",
+                server=self.name,
+            )
         if proto.blocking_node_errors(answer.get("node_errors"), graph):
             # Queued, but our output node will not run: take it back off the GPU.
             await self.cancel(prompt_id)
             raise proto.validation_error(answer, graph, server=self.name)
         logger.info("queued prompt %s on %s", prompt_id, self.name)
-        return prompt_id
 
     async def _bounded(
         self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None, *, ws: ClientConnection | None

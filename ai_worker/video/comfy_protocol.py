@@ -70,9 +70,11 @@ def parse_auth_header(line: str | None) -> dict[str, str]:
     return {name.strip(): value.strip()}
 
 
-def prompt_body(graph: dict[str, Any], client_id: str) -> dict[str, Any]:
-    """The exact JSON body of POST /prompt: the graph and our client id (so the events reach our socket)."""
-    return {"prompt": graph, "client_id": client_id}
+def prompt_body(graph: dict[str, Any], client_id: str, prompt_id: str) -> dict[str, Any]:
+    """The exact JSON body of POST /prompt: the graph, our client id (so the events reach our socket) and our
+    own prompt id (the server accepts it as is; knowing it before the POST leaves no moment in which a job
+    runs on the server under an id nobody recorded)."""
+    return {"prompt": graph, "client_id": client_id, "prompt_id": prompt_id}
 
 
 def video_output_nodes(graph: dict[str, Any]) -> set[str]:

@@ -116,7 +116,8 @@ async def test_t2v_success_downloads_with_view_and_reports_progress(
     assert info.frames == 9
     assert submitted == [(server.url, result.prompt_id)]
     body = server.submitted[0]
-    assert set(body) == {"prompt", "client_id"} and body["client_id"].startswith(client.client_id + "-")
+    assert set(body) == {"prompt", "client_id", "prompt_id"} and body["client_id"].startswith(client.client_id + "-")
+    assert body["prompt_id"] == result.prompt_id
     assert body["prompt"]["1"]["inputs"]["ckpt_name"] == client.settings.video_model_full
     assert body["prompt"]["7"]["inputs"]["steps"] == 2
     sampler = [(e.value, e.maximum) for e in progress if e.node == "11"]
@@ -143,7 +144,9 @@ async def test_posted_body_is_exactly_the_graph_and_client_id(server: FakeComfyU
     await client.run_graph(graph, make_request(tmp_path))
     await client.run_graph(graph, make_request(tmp_path / "again"))
     first, second = (body.pop("client_id") for body in server.submitted)
+    ids = [body.pop("prompt_id") for body in server.submitted]
     assert server.submitted == [{"prompt": CAPTURED_GRAPH}, {"prompt": CAPTURED_GRAPH}]
+    assert len(set(ids)) == 2 and ids == list(server.history), "our own prompt ids, accepted as sent"
     assert first.startswith(client.client_id + "-") and second.startswith(client.client_id + "-")
     assert first != second, "each run has its own client id, so a queued run never steals a running one's events"
 
