@@ -15,6 +15,7 @@ in one place each, with ``raise ... from exc``, so callers decide by type, never
     │   ├── GeneratorUnavailableError   health check failed / no server to run on
     │   ├── ComfyUIError                anything said by or about a ComfyUI server
     │   │   ├── ComfyUIConnectionError  transport failed (refused, reset, socket dropped): re-attach
+    │   │   │   └── ComfyUIUnreachableError  POST /prompt could not connect: the job never reached the server
     │   │   ├── ComfyUITimeoutError     the job ran past VIDEO_GEN_TIMEOUT (it has been cancelled)
     │   │   ├── ComfyUIValidationError  400 from POST /prompt: node, class, input, missing model/node
     │   │   ├── ComfyUIExecutionError   execution_error from the server (node, exception type, message)
@@ -107,6 +108,10 @@ class ComfyUIError(GeneratorError):
 
 class ComfyUIConnectionError(ComfyUIError):
     """The transport failed; the prompt (if any) may still be running and can be re-attached."""
+
+
+class ComfyUIUnreachableError(ComfyUIConnectionError):
+    """POST /prompt could not even connect: the job was never queued, so another server may take it."""
 
 
 class ComfyUITimeoutError(ComfyUIError):

@@ -49,6 +49,7 @@ from ai_worker.errors import (
     ComfyUIError,
     ComfyUIServerError,
     ComfyUITimeoutError,
+    ComfyUIUnreachableError,
     ImageError,
     InvalidOutputError,
     PromptLostError,
@@ -319,7 +320,13 @@ class ComfyUIClient:
 
     async def _submit(self, graph: dict[str, Any], run_client_id: str, prompt_id: str) -> None:
         body = proto.prompt_body(graph, run_client_id, prompt_id)
-        response = await self._request("POST", "/prompt", json=body, check=False)
+        try:
+            response = await self._request("POST", "/prompt", json=body, check=False)
+        except ComfyUIConnectionError as exc:
+            if isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout):
+                # No connection, so no request: the prompt id we already recorded names nothing.
+                raise ComfyUIUnreachableError(str(exc), server=self.name, prompt_id=prompt_id) from exc.__cause__
+            raise
         if response.status_code == 400:
             raise proto.validation_error(self._json_of(response), graph, server=self.name)
         self._raise_for_status(response, "POST /prompt")

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from ai_worker.errors import (
     ComfyUIConnectionError,
     ComfyUIServerError,
+    ComfyUIUnreachableError,
     GeneratorError,
     GeneratorUnavailableError,
 )
@@ -274,7 +275,7 @@ class ComfyUIPool:
                 result = await call(member.generator, member_hooks)
             except SERVER_FAILURES as exc:
                 self._bench(member, repr(exc))
-                if submitted:
+                if submitted and not isinstance(exc, ComfyUIUnreachableError):
                     raise
                 logger.info("retrying on another server after %s failed before submitting", member.generator.name)
                 continue

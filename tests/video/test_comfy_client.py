@@ -19,6 +19,7 @@ from ai_worker.errors import (
     ComfyUIOutOfMemoryError,
     ComfyUIServerError,
     ComfyUITimeoutError,
+    ComfyUIUnreachableError,
     ComfyUIValidationError,
     InvalidOutputError,
     PromptLostError,
@@ -597,3 +598,17 @@ def test_auth_header_parsing() -> None:
     assert proto.parse_auth_header(None) == {}
     with pytest.raises(ValueError, match="Name: value"):
         proto.parse_auth_header("no-colon")
+
+
+async def test_a_server_that_cannot_be_reached_never_got_the_job(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """Refused at POST /prompt: an error that tells a pool the job may go to another server."""
+    url = server.url
+    await server.stop()
+    client = make_client(url=url)
+    hooks, _progress, submitted = recorder()
+    with pytest.raises(ComfyUIUnreachableError) as info:
+        await client.generate_t2v(make_request(tmp_path), hooks)
+    assert isinstance(info.value, ComfyUIConnectionError)
+    assert [prompt_id for _server, prompt_id in submitted] == [info.value.prompt_id]
