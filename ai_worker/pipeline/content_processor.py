@@ -56,7 +56,8 @@ class VideoStageResult:
         return self.output_dir / MANIFEST_NAME
 
 
-def local_backend(settings: Settings, styles: VideoStyles) -> LocalBackend:
+def make_local_backend(settings: Settings, styles: VideoStyles) -> LocalBackend:
+    """The FFmpeg-only backend, with the moods' palettes and the FFmpeg settings."""
     return LocalBackend(
         palettes=styles.palettes(),
         ffmpeg_binary=settings.ffmpeg_binary,
@@ -70,7 +71,7 @@ async def select_backend(settings: Settings, styles: VideoStyles, work_dir: Path
     """`local`, `comfyui`, or `auto`: ComfyUI when its health check passes, else the local backend."""
     servers = ", ".join(settings.comfyui_url)
     if settings.video_backend == "local":
-        return BackendChoice(local_backend(settings, styles), "local", "local backend chosen (--backend local)")
+        return BackendChoice(make_local_backend(settings, styles), "local", "local backend chosen (--backend local)")
     pool = ComfyUIPool.from_settings(settings, work_dir)
     if settings.video_backend == "comfyui":
         return BackendChoice(pool, "comfyui", f"ComfyUI chosen (--backend comfyui): {servers}")
@@ -78,7 +79,7 @@ async def select_backend(settings: Settings, styles: VideoStyles, work_dir: Path
         return BackendChoice(pool, "comfyui", f"ComfyUI answered its health check: {servers}")
     await pool.aclose()
     reason = f"ComfyUI did not answer its health check ({servers}); using the local FFmpeg backend"
-    return BackendChoice(local_backend(settings, styles), "local", reason)
+    return BackendChoice(make_local_backend(settings, styles), "local", reason)
 
 
 async def phase_4_5_assign_modes(post: Post, *, settings: Settings, out_dir: Path) -> None:
