@@ -21,7 +21,7 @@ from ai_worker.video.comfy_pool import ComfyUIPool
 from ai_worker.video.generator import VideoGenerator
 from ai_worker.video.local_backend import LocalBackend
 from ai_worker.video.manager import EventCallback, VideoGenerationResult, VideoManager
-from ai_worker.video.manifest import MANIFEST_NAME, ManifestStore
+from ai_worker.video.manifest import MANIFEST_NAME, Manifest, ManifestStore
 from ai_worker.video.prompt_engine import VideoPromptEngine
 from ai_worker.video.styles import VideoStyles, load_video_styles
 from config.settings import Settings
@@ -89,9 +89,8 @@ async def phase_4_5_assign_modes(post: Post, *, settings: Settings, out_dir: Pat
     )
 
 
-async def phase_6_prompts(post: Post, *, settings: Settings, styles: VideoStyles) -> None:
+async def phase_6_prompts(post: Post, *, engine: VideoPromptEngine) -> None:
     """Phase 6: an English LTX-2 prompt and a simplified one for every scene that gets a clip."""
-    engine = VideoPromptEngine(settings, styles)
     await engine.generate_batch(post.scenes, post.mood, post.title, post.body_summary)
 
 
@@ -99,26 +98,24 @@ async def phase_7_clips(
     post: Post,
     *,
     settings: Settings,
-    styles: VideoStyles,
+    engine: VideoPromptEngine,
     backend: BackendChoice,
-    folder: Path,
+    store: ManifestStore,
     on_event: EventCallback | None = None,
 ) -> list[VideoGenerationResult]:
     """Phase 7: clips through the fallback ladder; failed scenes' lines merged into survivors."""
     if backend.kind == "comfyui":
         gpu = GPUManager(settings, servers=[backend.generator], ollama_unload=lambda: unload_model(settings))
         await prepare_vram_for_video(gpu)
-    manager = VideoManager(
-        comfy_client=backend.generator, prompt_engine=VideoPromptEngine(settings, styles), config=settings
-    )
+    manager = VideoManager(comfy_client=backend.generator, prompt_engine=engine, config=settings)
     return await manager.generate_all_clips(
         post.scenes,
         post.mood,
         post.post_id,
         post.title,
         post.body_summary,
-        output_dir=folder,
-        store=ManifestStore(folder / MANIFEST_NAME),
+        output_dir=store.path.parent,
+        store=store,
         on_event=on_event,
     )
 
@@ -145,29 +142,29 @@ async def process_post(
         logger.info("VIDEO_GEN_ENABLED is off: video phases skipped for post %s", post.post_id)
         return result
     styles = load_video_styles(settings.video_styles_path)
+    engine = VideoPromptEngine(settings, styles)
     await phase_4_5_assign_modes(post, settings=settings, out_dir=out_dir)
-    await phase_6_prompts(post, settings=settings, styles=styles)
+    await phase_6_prompts(post, engine=engine)
     backend = await select_backend(settings, styles, out_dir / "tmp" / "videos")
     result.backend, result.backend_reason = backend.kind, backend.reason
     logger.info("backend: %s", backend.reason)
     if on_backend is not None:
         on_backend(backend)
+    store = ManifestStore(folder / MANIFEST_NAME)
     try:
+        _record_run_facts(store, post, backend, result.input_errors)
         result.results = await phase_7_clips(
-            post, settings=settings, styles=styles, backend=backend, folder=folder, on_event=on_event
+            post, settings=settings, engine=engine, backend=backend, store=store, on_event=on_event
         )
     finally:
         await backend.generator.aclose()
-    _record_run_facts(folder, backend, result.input_errors)
     return result
 
 
-def _record_run_facts(folder: Path, backend: BackendChoice, input_errors: list[str]) -> None:
-    """Add the backend choice and the post file's rejected scenes to the manifest the manager wrote."""
-    store = ManifestStore(folder / MANIFEST_NAME)
-    manifest = store.load()
-    if manifest is None:
-        return
+def _record_run_facts(store: ManifestStore, post: Post, backend: BackendChoice, input_errors: list[str]) -> None:
+    """The backend choice and the post file's rejected scenes, in the manifest before Phase 7 starts (the
+    manager keeps what it finds there), so they are on disk even if the run stops half-way."""
+    manifest = store.load() or Manifest(post_id=post.post_id, title=post.title, mood=post.mood)
     manifest.backend = backend.kind
     manifest.backend_reason = backend.reason
     manifest.input_errors = input_errors

@@ -290,16 +290,11 @@ def _loaded_model(generator: object) -> ModelVariant | None:
 
 def _workers_for(generator: VideoGenerator) -> list[_Worker]:
     """A pool that lists its `members` is scheduled member by member (each with its own slots); any other
-    generator is one worker, or `capacity` one-slot workers when it routes attempts itself."""
+    generator is one worker with its own slots."""
     members = getattr(generator, "members", None)
-    if isinstance(members, Sequence) and members and not isinstance(members, str | bytes):
-        return [_Worker(generator=m, name=m.name, slots=generator_slots(m), model=_loaded_model(m))
-                for m in members]
-    capacity = getattr(generator, "capacity", None)
-    if isinstance(capacity, int) and not isinstance(capacity, bool) and capacity > 1:
-        return [_Worker(generator=generator, name=generator.name) for _ in range(capacity)]
-    return [_Worker(generator=generator, name=generator.name, slots=generator_slots(generator),
-                    model=_loaded_model(generator))]
+    if not (isinstance(members, Sequence) and members and not isinstance(members, str | bytes)):
+        members = [generator]
+    return [_Worker(generator=m, name=m.name, slots=generator_slots(m), model=_loaded_model(m)) for m in members]
 
 
 def _error_text(exc: BaseException) -> str:
