@@ -43,6 +43,7 @@ from ai_worker.video.manager import VideoManager, attempt_seed, scene_fingerprin
 from ai_worker.video.probe import validate_clip
 from config.settings import Settings
 from tests.fakes.fake_comfyui import SAMPLER_CLASSES, FakeComfyUI, Fault
+from tests.fakes.settings import tiny_clip_settings
 
 SECONDS_PER_FULL_JOB = 0.8
 SWITCH_SECONDS = 0.15
@@ -61,11 +62,9 @@ SCENES = 8
 
 
 def bench_settings() -> Settings:
-    return Settings(
-        _env_file=None,
-        video_resolution=(96, 64), video_resolution_fallback=(64, 64), video_num_frames=17,
-        video_num_frames_fallback=9, video_fps=8, video_steps=20, video_steps_fallback=15, video_steps_distilled=8,
-        video_gen_timeout=60, comfyui_poll_interval=0.05,
+    return tiny_clip_settings(
+        video_steps=20, video_steps_fallback=15, video_steps_distilled=8, video_gen_timeout=60,
+        comfyui_poll_interval=0.05,
     )
 
 
@@ -183,7 +182,8 @@ class Outcome:
 
 async def scenario(label: str, servers: int, root: Path, *, slots: int = 2) -> Outcome:
     settings = bench_settings()
-    per_unit = SECONDS_PER_FULL_JOB / (96 * 64 * 17 * 20)
+    full = build_ladder(settings)[0]  # the simulated cost is scaled so that one full-model job takes this long
+    per_unit = SECONDS_PER_FULL_JOB / (full.width * full.height * full.num_frames * full.steps)
     fakes = [TimedFake(root / f"{label}-{i}", seconds_per_unit=per_unit, checkpoint_switch_seconds=SWITCH_SECONDS)
              for i in range(servers)]
     for fake in fakes:

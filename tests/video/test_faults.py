@@ -17,15 +17,11 @@ from ai_worker.video.manifest import Manifest, ManifestStore
 from ai_worker.video.probe import validate_clip
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
+from tests.fakes.settings import tiny_clip_settings
 
 
 def fault_settings(**values: Any) -> Settings:
-    base: dict[str, Any] = {
-        "video_resolution": (96, 64),
-        "video_resolution_fallback": (64, 64),
-        "video_num_frames": 17,
-        "video_num_frames_fallback": 9,
-        "video_fps": 8,
+    defaults: dict[str, Any] = {
         "video_steps": 4,
         "video_steps_fallback": 3,
         "video_gen_timeout": 1.5,
@@ -34,8 +30,7 @@ def fault_settings(**values: Any) -> Settings:
         "comfyui_health_timeout": 2.0,
         "comfyui_http_timeout": 5.0,
     }
-    base.update(values)
-    return Settings(_env_file=None, **base)
+    return tiny_clip_settings(**{**defaults, **values})
 
 
 def make_scenes(count: int) -> list[SceneDecision]:

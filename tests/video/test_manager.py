@@ -11,6 +11,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,18 +48,14 @@ from ai_worker.video.manager import (
 from ai_worker.video.manifest import ManifestStore
 from ai_worker.video.prompt_engine import simplify_prompt
 from config.settings import Settings
+from tests.fakes.settings import tiny_clip_settings
 
 Script = Callable[[int, int, ClipRequest], BaseException | None]
 """(scene index, rung number, request) -> the error to raise, or None to make the clip."""
 
 
-def small_settings(**values: object) -> Settings:
-    base: dict[str, object] = {
-        "video_resolution": (96, 64),
-        "video_resolution_fallback": (64, 64),
-        "video_num_frames": 17,
-        "video_num_frames_fallback": 9,
-        "video_fps": 8,
+def small_settings(**values: Any) -> Settings:
+    defaults: dict[str, Any] = {
         "video_steps": 20,
         "video_steps_fallback": 15,
         "video_steps_distilled": 8,
@@ -66,8 +63,7 @@ def small_settings(**values: object) -> Settings:
         "video_cfg_distilled": 1.0,
         "video_gen_timeout": 30,
     }
-    base.update(values)
-    return Settings(_env_file=None, **base)  # type: ignore[arg-type]
+    return tiny_clip_settings(**{**defaults, **values})
 
 
 def scene_of(request: ClipRequest) -> int:

@@ -18,22 +18,17 @@ from ai_worker.video.manager import SceneDone, VideoGenerationResult, VideoManag
 from ai_worker.video.manifest import ManifestStore
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
+from tests.fakes.settings import tiny_clip_settings
 
 
 def small_settings(**values: Any) -> Settings:
-    base: dict[str, Any] = {
-        "video_resolution": (96, 64),
-        "video_resolution_fallback": (64, 64),
-        "video_num_frames": 17,
-        "video_num_frames_fallback": 9,
-        "video_fps": 8,
+    defaults: dict[str, Any] = {
         "video_steps": 4,
         "video_steps_fallback": 3,
         "video_gen_timeout": 10,
         "comfyui_poll_interval": 0.02,
     }
-    base.update(values)
-    return Settings(_env_file=None, **base)
+    return tiny_clip_settings(**{**defaults, **values})
 
 
 def make_scenes(count: int) -> list[SceneDecision]:
