@@ -97,7 +97,6 @@ class Settings(BaseSettings):
     # --- backend choice and output ------------------------------------------------------------------------
     video_backend: BackendChoice = "auto"
     output_dir: Path = Path("media")
-    media_tmp_dir: Path = Path("media/tmp")
 
     # --- ComfyUI beyond the seed ---------------------------------------------------------------------------
     comfyui_auth_header: str | None = Field(
@@ -158,8 +157,6 @@ class Settings(BaseSettings):
     ffmpeg_timeout: float = Field(default=300.0, gt=0)
     ffmpeg_preset: str = "ultrafast"
     ffmpeg_crf: int = Field(default=23, ge=0, le=51)
-    render_width: int = Field(default=1080, ge=16)
-    render_height: int = Field(default=1920, ge=16)
 
     @field_validator("comfyui_url", "image_referer_hosts", "image_private_host_allowlist", mode="before")
     @classmethod

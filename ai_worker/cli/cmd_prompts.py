@@ -55,7 +55,9 @@ def prompts_table(post: Post) -> Table:
 
 def prompts(
     post: Annotated[Path, typer.Argument(help="The post file (JSON).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (image cache for Phase 4.5).")] = Path("media"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (image cache for Phase 4.5). [default: OUTPUT_DIR]")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
     console = make_console()
@@ -67,7 +69,7 @@ def prompts(
         errors.print(f"[red]error:[/] settings: {exc}".splitlines()[0], soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     try:
-        loaded, skipped = asyncio.run(build_prompts(post, out, settings))
+        loaded, skipped = asyncio.run(build_prompts(post, out or settings.output_dir, settings))
     except InputError as exc:
         errors.print(f"[red]error:[/] {exc}".splitlines()[0], soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc

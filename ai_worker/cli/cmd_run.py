@@ -114,19 +114,22 @@ def _fail(console: Console, message: str, code: int) -> typer.Exit:
 
 def run(
     post: Annotated[Path, typer.Argument(help="The post file (JSON).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (clips, manifest, image cache).")] = Path("media"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (clips, manifest, image cache). [default: OUTPUT_DIR]")
+    ] = None,
     backend: Annotated[Backend, typer.Option(help="auto: ComfyUI if healthy, else local.")] = Backend.auto,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
-    if out.exists() and not out.is_dir():
-        raise _fail(console, f"--out {out}: exists and is not a folder", EXIT_BAD_INPUT)
     try:
         # The command runs the video stage on purpose, so it is enabled whatever VIDEO_GEN_ENABLED says.
         settings = load_settings(video_backend=backend.value, video_gen_enabled=True)
     except ValueError as exc:
         raise _fail(console, "settings: " + " ".join(str(exc).split()), EXIT_BAD_INPUT) from exc
+    out = out if out is not None else settings.output_dir
+    if out.exists() and not out.is_dir():
+        raise _fail(console, f"--out {out}: exists and is not a folder", EXIT_BAD_INPUT)
     try:
         loaded, errors = load_post(post)
     except InputError as exc:

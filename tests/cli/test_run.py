@@ -185,3 +185,11 @@ def test_score_command_prints_a_row_per_image(small_env: Path) -> None:
     code, output = _invoke("score", str(EXAMPLES / "images" / "rainy_street.jpg"), str(broken))
     assert code == 0, output
     assert "photo" in output and "empty" in output
+
+
+def test_output_dir_setting_is_the_default_out(small_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTPUT_DIR", str(small_env / "from_env"))
+    post = _post_file(small_env, [{"type": "intro", "text_lines": ["하나"]}])
+    code, output = _invoke("run", str(post), "--backend", "local")
+    assert code == 0, output
+    assert (small_env / "from_env" / "t_post" / "manifest.json").is_file()
