@@ -6,8 +6,6 @@ import hashlib
 import re
 from pathlib import Path
 
-from ai_worker.errors import InputError
-
 _UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
 
 
@@ -21,15 +19,6 @@ def safe_name(raw: str, *, max_length: int = 64) -> str:
         digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
         cleaned = f"{cleaned or 'post'}_{digest}"
     return cleaned
-
-
-def inside(root: Path, candidate: Path) -> Path:
-    """`candidate` resolved, refusing anything that would land outside `root`."""
-    root_resolved = root.resolve()
-    resolved = candidate.resolve()
-    if resolved != root_resolved and root_resolved not in resolved.parents:
-        raise InputError(f"{candidate}: refusing to write outside the output folder {root}")
-    return resolved
 
 
 def post_dir(out_dir: Path, post_id: str) -> Path:

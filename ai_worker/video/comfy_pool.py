@@ -269,7 +269,6 @@ class ComfyUIPool:
             member_hooks = GenerationHooks(
                 on_progress=hooks.on_progress if hooks is not None else None,
                 on_submitted=on_submitted,
-                extra=hooks.extra if hooks is not None else {},
             )
             try:
                 result = await call(member.generator, member_hooks)

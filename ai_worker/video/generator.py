@@ -9,7 +9,7 @@ rungs are comparable wherever they run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -89,7 +89,6 @@ class GenerationHooks:
 
     on_progress: ProgressCallback | None = None
     on_submitted: SubmittedCallback | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 @runtime_checkable
