@@ -14,12 +14,14 @@ in one place each, with ``raise ... from exc``, so callers decide by type, never
     ├── GeneratorError                  a video backend could not make a clip
     │   ├── GeneratorUnavailableError   health check failed / no server to run on
     │   ├── ComfyUIError                anything said by or about a ComfyUI server
-    │   │   ├── ComfyUIConnectionError  transport failed (refused, reset, socket dropped): re-attach
-    │   │   │   └── ComfyUIUnreachableError  POST /prompt could not connect: the job never reached the server
+    │   │   ├── ComfyUINotSubmittedError POST /prompt never reached the server: nothing to re-attach, run it elsewhere
+    │   │   ├── ComfyUIConnectionError  transport failed after the job was queued (reset, socket dropped): re-attach
     │   │   ├── ComfyUITimeoutError     the job ran past VIDEO_GEN_TIMEOUT (it has been cancelled)
     │   │   ├── ComfyUIValidationError  400 from POST /prompt: node, class, input, missing model/node
     │   │   ├── ComfyUIExecutionError   execution_error from the server (node, exception type, message)
-    │   │   │   └── ComfyUIOutOfMemoryError   the execution error is an out-of-memory
+    │   │   │   ├── ComfyUIOutOfMemoryError   the execution error is an out-of-memory
+    │   │   │   └── ComfyUIPermanentExecutionError  a loader or node that cannot be built (missing or unreadable
+    │   │   │                                model file, bad header, a node pack's TypeError): never fixes itself
     │   │   ├── ComfyUIInterruptedError the job was interrupted (by us or someone else)
     │   │   ├── PromptLostError         the prompt vanished from queue and history (server restarted)
     │   │   ├── InvalidOutputError      success reported, but no usable clip (0 bytes, bad name, unreadable)
@@ -110,8 +112,13 @@ class ComfyUIConnectionError(ComfyUIError):
     """The transport failed; the prompt (if any) may still be running and can be re-attached."""
 
 
-class ComfyUIUnreachableError(ComfyUIConnectionError):
-    """POST /prompt could not even connect: the job was never queued, so another server may take it."""
+class ComfyUINotSubmittedError(ComfyUIError):
+    """POST /prompt could not even connect: the job was never queued, so there is nothing to re-attach to and
+    another server (or this one, later) may take it. Deliberately not a `ComfyUIConnectionError`."""
+
+
+ComfyUIUnreachableError = ComfyUINotSubmittedError
+"""Old name of `ComfyUINotSubmittedError`, kept while callers move over."""
 
 
 class ComfyUITimeoutError(ComfyUIError):
@@ -155,6 +162,11 @@ class ComfyUIExecutionError(ComfyUIError):
 
 class ComfyUIOutOfMemoryError(ComfyUIExecutionError):
     """The execution error was an out-of-memory on the server's GPU."""
+
+
+class ComfyUIPermanentExecutionError(ComfyUIExecutionError):
+    """An execution error that no retry can fix on that server: a loader that cannot read its model file, a
+    node that cannot be constructed. Like a validation error: block that job kind on that server."""
 
 
 class ComfyUIInterruptedError(ComfyUIError):

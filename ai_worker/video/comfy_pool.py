@@ -55,6 +55,7 @@ SLOTS_PER_MEMBER = 2
 
 SERVER_FAILURES: tuple[type[GeneratorError], ...] = (
     ComfyUIConnectionError,
+    ComfyUIUnreachableError,
     ComfyUIServerError,
     GeneratorUnavailableError,
 )

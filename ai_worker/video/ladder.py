@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ai_worker.errors import (
     ComfyUIConnectionError,
+    ComfyUINotSubmittedError,
     ComfyUIOutOfMemoryError,
     ComfyUIServerError,
     ComfyUITimeoutError,
@@ -108,7 +109,7 @@ def classify(exc: BaseException) -> ErrorAction:
         return ErrorAction.FREE_AND_NEXT
     if isinstance(exc, ComfyUIConnectionError):
         return ErrorAction.REATTACH
-    if isinstance(exc, GeneratorUnavailableError):
+    if isinstance(exc, GeneratorUnavailableError | ComfyUINotSubmittedError):
         return ErrorAction.RETRY
     if isinstance(exc, GeneratorError | MediaError):
         # Timeouts (the client has cancelled the job), execution errors, interrupts, lost prompts,
@@ -125,5 +126,10 @@ def is_server_fault(exc: BaseException) -> bool:
     the server instead of spending four attempts per remaining scene on it."""
     return isinstance(
         exc,
-        ComfyUIConnectionError | ComfyUIServerError | PromptLostError | ComfyUITimeoutError | GeneratorUnavailableError,
+        ComfyUIConnectionError
+        | ComfyUINotSubmittedError
+        | ComfyUIServerError
+        | PromptLostError
+        | ComfyUITimeoutError
+        | GeneratorUnavailableError,
     )
