@@ -1,6 +1,6 @@
 """The one place FFmpeg runs.
 
-Argument lists are built by pure functions elsewhere (`video_utils`, `local_backend`); this module only
+Argument lists are built by pure functions elsewhere (`ffmpeg_args`, `local_backend`); this module only
 finds the binary and executes: no shell, ``-nostdin``, a time limit that kills and reaps the process,
 stderr kept (its last lines go into the error), and the output written to a temporary ``.part`` file in
 the same folder and renamed into place, so a failed run never leaves a half-written file under the final

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ai_worker.errors import FFmpegError, InvalidClipError
-from ai_worker.video import video_utils
+from ai_worker.video import codec_choice
 from ai_worker.video.ffmpeg_runner import run_ffmpeg
 from ai_worker.video.probe import probe_clip
 from ai_worker.video.video_utils import (
@@ -158,9 +158,9 @@ def test_build_render_args_exact() -> None:
 
 @pytest.fixture
 def fresh_codec_cache() -> object:
-    video_utils.reset_codec_cache()
+    codec_choice.reset_codec_cache()
     yield None
-    video_utils.reset_codec_cache()
+    codec_choice.reset_codec_cache()
 
 
 def _fake_ffmpeg(path: Path, exit_code: int, log: Path) -> Path:
@@ -176,7 +176,7 @@ async def test_codec_matches_what_the_bundled_ffmpeg_can_do(fresh_codec_cache: o
         expected = libx264_args("veryfast", 20)  # no NVENC here (CPU box, CI, Hopper): the fallback
     else:
         expected = nvenc_args()
-    assert await video_utils._resolve_intermediate_codec(preset="veryfast", crf=20) == expected
+    assert await codec_choice.resolve_intermediate_codec(preset="veryfast", crf=20) == expected
 
 
 async def test_failing_nvenc_probe_falls_back_and_is_cached_per_binary(
@@ -184,19 +184,19 @@ async def test_failing_nvenc_probe_falls_back_and_is_cached_per_binary(
 ) -> None:
     log = tmp_path / "calls.log"
     broken = _fake_ffmpeg(tmp_path / "ffmpeg-a", 1, log)
-    first = await asyncio.gather(*(video_utils._resolve_intermediate_codec(binary=broken) for _ in range(3)))
+    first = await asyncio.gather(*(codec_choice.resolve_intermediate_codec(binary=broken) for _ in range(3)))
     assert first == [X264, X264, X264]
-    assert await video_utils._resolve_intermediate_codec(binary=broken, preset="fast", crf=30) == libx264_args(
+    assert await codec_choice.resolve_intermediate_codec(binary=broken, preset="fast", crf=30) == libx264_args(
         "fast", 30
     )
     assert log.read_text().splitlines() == ["probe"]  # one probe, however many asked
 
     working = _fake_ffmpeg(tmp_path / "ffmpeg-b", 0, log)
-    assert await video_utils._resolve_intermediate_codec(binary=working) == nvenc_args()
+    assert await codec_choice.resolve_intermediate_codec(binary=working) == nvenc_args()
     assert len(log.read_text().splitlines()) == 2
 
-    video_utils.reset_codec_cache()
-    await video_utils._resolve_intermediate_codec(binary=broken)
+    codec_choice.reset_codec_cache()
+    await codec_choice.resolve_intermediate_codec(binary=broken)
     assert len(log.read_text().splitlines()) == 3
 
 
@@ -204,7 +204,7 @@ async def test_a_hanging_nvenc_probe_times_out_to_libx264(tmp_path: Path, fresh_
     hang = tmp_path / "ffmpeg"
     hang.write_text("#!/bin/sh\nexec sleep 60\n")
     hang.chmod(0o755)
-    assert await video_utils._resolve_intermediate_codec(binary=hang, timeout=0.3) == X264
+    assert await codec_choice.resolve_intermediate_codec(binary=hang, timeout=0.3) == X264
 
 
 # --- real clips -----------------------------------------------------------------------------------------
