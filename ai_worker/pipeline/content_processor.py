@@ -22,6 +22,7 @@ from ai_worker.video.generator import VideoGenerator
 from ai_worker.video.local_backend import LocalBackend
 from ai_worker.video.manager import EventCallback, VideoGenerationResult, VideoManager
 from ai_worker.video.manifest import MANIFEST_NAME, Manifest, ManifestStore
+from ai_worker.video.narration import resolve_audio_paths
 from ai_worker.video.prompt_engine import VideoPromptEngine
 from ai_worker.video.styles import VideoStyles, load_video_styles
 from config.settings import Settings
@@ -84,6 +85,7 @@ async def select_backend(settings: Settings, styles: VideoStyles, work_dir: Path
 
 async def phase_4_5_assign_modes(post: Post, *, settings: Settings, out_dir: Path) -> None:
     """Phase 4.5: text- or image-to-video per scene (downloads and scores images)."""
+    resolve_audio_paths(post.scenes, post.base_dir)  # narration audio is relative to the post file
     await assign_video_modes(
         post.scenes, post_id=post.post_id, settings=settings, out_dir=out_dir, base_dir=post.base_dir
     )
