@@ -73,7 +73,8 @@ class ImageLook:
         """One English phrase, e.g. 'a dark portrait photo with muted, cool colours'."""
         cast = "warm" if self.warmth > WARM_CAST else "cool" if self.warmth < -WARM_CAST else "neutral"
         light = {"dark": "dark, low-light", "bright": "bright", "even": "evenly lit"}[self.light]
-        return f"a {light} {self.orientation} photo with {self.colour}, {cast} colours"
+        article = "an" if light[0] in "aeiou" else "a"
+        return f"{article} {light} {self.orientation} photo with {self.colour}, {cast} colours"
 
 
 def _open_upright_size(image: Image.Image) -> tuple[int, int]:

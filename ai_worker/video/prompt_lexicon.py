@@ -124,8 +124,8 @@ def _table() -> tuple[Term, ...]:
             "폭설|함박눈|첫눈|눈사람|^눈이 오|^눈이 와|^눈이 내|^눈 오는|^눈 온|눈발",
             "in falling snow",
         ),
-        _t("heat", "weather", "폭염|무더위", "on a sweltering summer day"),
-        _t("cold", "weather", "한파", "on a freezing winter day"),
+        _t("heat", "weather", "폭염|무더위", "in the sweltering summer heat"),
+        _t("cold", "weather", "한파", "in the freezing winter cold"),
         # --- time of day -----------------------------------------------------------------------------------------
         _t("night", "time", "밤|야근", "at night"),
         _t("dawn", "time", "새벽", "at dawn"),
