@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["EXCLUSIONS", "Exclusion", "TermGroup", "agrees", "consistent_clauses", "contradictions"]
 
@@ -121,6 +122,12 @@ EXCLUSIONS: tuple[Exclusion, ...] = (
 )
 
 
+_GROUPS: tuple[TermGroup, ...] = (
+    *{group.name: group for rule in EXCLUSIONS for group in (rule.first, rule.second)}.values(),
+    LIGHTING,
+)
+
+
 def contradictions(text: str) -> list[str]:
     """Every exclusion `text` breaks, as 'group vs group ('term' / 'term')'; empty when consistent."""
     found: list[str] = []
@@ -133,15 +140,21 @@ def contradictions(text: str) -> list[str]:
 
 def agrees(context: str, addition: str) -> bool:
     """Whether `addition` can join `context` without a contradiction (inside itself or with it)."""
-    return not _conflicts(context, addition)
+    return not _clash(groups_in(context), groups_in(addition))
 
 
-def _conflicts(context: str, addition: str) -> bool:
+@lru_cache(maxsize=4096)
+def groups_in(text: str) -> frozenset[str]:
+    """The names of the term groups `text` says something about (cached: prompts share their parts)."""
+    return frozenset(group.name for group in _GROUPS if group.found(text))
+
+
+def _clash(context: frozenset[str], addition: frozenset[str]) -> bool:
     for rule in EXCLUSIONS:
-        a, b = rule.first, rule.second
-        if (a.found(context) and b.found(addition)) or (b.found(context) and a.found(addition)):
+        a, b = rule.first.name, rule.second.name
+        if b in addition and (a in context or a in addition):
             return True
-        if a.found(addition) and b.found(addition):
+        if a in addition and b in context:
             return True
     return False
 
@@ -156,16 +169,17 @@ def consistent_clauses(
     kept predecessors, and without those `drop` finds; "" when nothing is left. The first kept clause is
     capitalised (unless `capitalise` is off), each sentence ends with its own punctuation."""
     kept_sentences: list[str] = []
-    seen = context
+    seen = groups_in(context)
     for sentence in re.split(r"(?<=[.!?])\s+", part.strip()):
         if not sentence:
             continue
         end = sentence[-1] if sentence[-1] in ".!?" else "."
         kept: list[str] = []
         for clause in _CLAUSE_SPLIT.split(sentence.rstrip(".!? ")):
-            if clause and not _conflicts(seen, clause) and not (drop and drop.found(clause)):
+            said = groups_in(clause)
+            if clause and not _clash(seen, said) and not (drop and drop.name in said):
                 kept.append(clause)
-                seen = f"{seen} {clause}"
+                seen |= said
         if kept:
             text = ", ".join(kept)
             first = text[0].upper() if capitalise else text[0]

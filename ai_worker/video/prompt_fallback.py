@@ -119,7 +119,7 @@ _FALLBACK_SCENES: dict[str, _MoodScenes] = {
 
 _I2V_FALLBACK_MOTION = (
     "Subtle natural motion runs through the image as any people in it breathe and blink, hair and fabric stir "
-    "slightly, and the light shifts softly across the surfaces."
+    "slightly, and "
 )
 _I2V_FALLBACK_CAMERA = "The camera holds steady with a very slow dolly-in."
 
@@ -188,9 +188,11 @@ _TIME_LIGHT: dict[tuple[str, bool], str] = {
     ("night", False): "Lamps and overhead lights glow against the dark windows",
     ("night", True): "Streetlights and shop signs glow against the dark",
 }
-_I2V_LOOK_MOTION: dict[str, str] = {
-    "dark": "Small points of light flicker softly and the shadows shift slightly in the dark.",
-    "bright": "Bright light shimmers gently across the surfaces as the air stirs.",
+# The end of the motion sentence, after "...hair and fabric stir slightly, and", by the image's light.
+_I2V_LOOK_LIGHT: dict[str, str] = {
+    "dark": "small points of light flicker softly as the shadows shift in the dark.",
+    "bright": "bright light shimmers gently across the surfaces as the air stirs.",
+    "even": "the light shifts softly across the surfaces.",
 }
 _I2V_CAMERA: dict[str, str] = {
     "portrait": "The camera holds steady with a very slow push-in toward the centre of the frame.",
@@ -321,22 +323,24 @@ def _t2v(
         look = f"{light}, with {palette}"
     else:
         look = light or (f"The colours keep to {palette}" if palette else "")
-    parts = [subject, consistent_clauses(subject, _sentence(look))]
+    # What the scene fixes first (subject, light, rain); the optional parts must agree with it.
+    look = consistent_clauses(subject, _sentence(look))
+    rain = _WEATHER_SOUND.get((weather, outdoor), "")
+    said = " ".join((subject, look, rain))
     # With a time of day, its light is said once: the style's own light clauses go.
-    parts.append(consistent_clauses(" ".join(parts), _sentence(style.style_hint), drop=LIGHTING if light else None))
-    parts.append(_camera(style, index, " ".join(parts)))
-    parts.append(_WEATHER_SOUND.get((weather, outdoor), ""))
-    parts.append(consistent_clauses(" ".join(parts), _FALLBACK_SCENES[key]["audio"]))
-    return " ".join(part for part in parts if part)
+    hint = consistent_clauses(said, _sentence(style.style_hint), drop=LIGHTING if light else None)
+    camera = _camera(style, index, f"{said} {hint}")
+    audio = consistent_clauses(f"{said} {hint} {camera}", _FALLBACK_SCENES[key]["audio"])
+    return " ".join(part for part in (subject, look, hint, camera, rain, audio) if part)
 
 
 def _i2v(key: str, scene: SceneDecision, elements: SceneElements, look: ImageLook | None) -> str:
     weather = elements.weather.key if elements.weather else ""
     umbrella = any(term.key == "umbrella" for term in find_terms(scene.text))
     motion = _I2V_UMBRELLA if weather == "rain" and umbrella else _I2V_WEATHER_MOTION.get(weather, "")
-    shown = _I2V_LOOK_MOTION.get(look.light, "") if look is not None else ""
+    shown = _I2V_FALLBACK_MOTION + _I2V_LOOK_LIGHT[look.light if look is not None else "even"]
     camera = _I2V_CAMERA[look.orientation] if look is not None else _I2V_FALLBACK_CAMERA
-    parts = [motion, shown, _I2V_FALLBACK_MOTION, camera]
+    parts = [motion, shown, camera]
     parts.append(consistent_clauses(" ".join(parts), _FALLBACK_SCENES[key]["audio"]))
     return " ".join(part for part in parts if part)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 __all__ = [
@@ -229,6 +229,12 @@ def find_terms(text: str) -> list[Term]:
     At each position the longest stem wins and matches overlapping an accepted one are dropped (ties go to the
     term listed first), so the result does not depend on anything but the text.
     """
+    return list(_find_terms(text))
+
+
+@lru_cache(maxsize=2048)
+def _find_terms(text: str) -> tuple[Term, ...]:
+    """`find_terms`, cached: a post's title and summary are searched once per scene and mode."""
     normalised = _SPACE_RE.sub(" ", text).strip().lower()
     candidates: list[tuple[int, int, int, Term]] = []
     for order, term in enumerate(lexicon()):
@@ -245,7 +251,7 @@ def find_terms(text: str) -> list[Term]:
         taken.append((start, end))
         if term.kind != "block" and term not in found:
             found.append(term)
-    return found
+    return tuple(found)
 
 
 @dataclass(frozen=True)
