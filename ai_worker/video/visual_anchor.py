@@ -224,9 +224,9 @@ def fallback_anchor(
     """The anchor without a model.
 
     Subject: a person (or animal) the title names; else the narrator, who is an office worker when the post
-    happens at work, a student at school, else the mood's own character. Place: the first the title or
-    summary names, else the one the scenes name most, else `default_place`. Time: the first the title or
-    summary names, else the scenes'. Palette: the mood's colours in words.
+    (title, summary or scenes) happens at work, a student at school, else the mood's own character.
+    Place: the first the title or summary names, else the one the scenes name most, else `default_place`.
+    Time: the first the title or summary names, else the scenes'. Palette: the mood's colours in words.
     """
     title_terms = find_terms(title)
     context = find_terms(f"{title}\n{body_summary}")
@@ -237,9 +237,9 @@ def fallback_anchor(
         subject, kind = person.phrase, "people" if person.plural else "person"
     elif animal is not None:
         subject, kind = animal.phrase, "animal"
-    elif any(term.key in _OFFICE_KEYS for term in context):
+    elif any(term.key in _OFFICE_KEYS for term in (*context, *scene_terms)):
         subject = OFFICE_NARRATOR
-    elif any(term.key in _SCHOOL_KEYS for term in context):
+    elif any(term.key in _SCHOOL_KEYS for term in (*context, *scene_terms)):
         subject = STUDENT_NARRATOR
     else:
         subject = MOOD_NARRATORS.get(mood, MOOD_NARRATORS["daily"])
