@@ -14,7 +14,7 @@ from typing import TypedDict
 
 from ai_worker.pipeline.scene_director import SceneDecision
 from ai_worker.video.image_look import ImageLook
-from ai_worker.video.prompt_consistency import LIGHTING, OUTDOORS, agrees, consistent_clauses
+from ai_worker.video.prompt_consistency import LIGHTING, OUTDOORS, agrees, consistent_clauses, contradictions
 from ai_worker.video.prompt_lexicon import SceneElements, Term, find_terms, scene_elements
 from ai_worker.video.prompt_text import PromptMode
 from ai_worker.video.styles import MoodStyle, VideoStyles
@@ -255,7 +255,13 @@ def _anchored_subject(
     setting = own_setting.phrase if own_setting else anchor.place
     outdoor = own_setting.key in _OUTDOOR_SETTINGS if own_setting else anchor.outdoors
     time_key = LEXICON_TIMES.get(own_time.key) if own_time else anchor.time_of_day
-    where = _where(setting, outdoor, elements.weather, own_time.phrase if own_time else anchor.time_phrase)
+    time = own_time.phrase if own_time else anchor.time_phrase
+    where = _where(setting, outdoor, elements.weather, time)
+    if contradictions(where):
+        # The LLM's place says what this scene's weather or time cannot ("in a sunny park" on a snowy
+        # night): the mood's plain place instead, which says nothing about either.
+        outdoor = mood in _OUTDOOR_MOODS
+        where = _where(_MOOD_SETTINGS[mood], outdoor, elements.weather, time)
     others = [t.phrase for t in elements.people if t.phrase != anchor.subject][:1]
     animals = [t.phrase for t in elements.animals if t.phrase != anchor.subject]
     near = f", {elements.objects[0].near}," if elements.objects else ""

@@ -99,8 +99,8 @@ Answer with one JSON object only, no other text, with these keys:
 with age, hair or clothing (for example "a Korean woman in her twenties in a beige trench coat"), or the \
 animal if the post is about one.
 "subject_kind": "person", "people" or "animal".
-"place": where most scenes happen, an English phrase starting with "in", "on", "at" or "by", naming a \
-Korean place (for example "in a small Korean convenience store in Seoul").
+"place": where most scenes happen, an English phrase starting with "in", "on", "at" or "by", naming one \
+Korean place, either indoors or outdoors (for example "in a small Korean convenience store in Seoul").
 "time_of_day": one of "dawn", "morning", "daytime", "evening", "night".
 "palette": the colours of the video in at most 10 English words.
 Mood of the post: {style_hint}.

@@ -34,6 +34,22 @@ SYNTHETIC = (
     "오늘 진짜 어이없는 일이 있었음",
     "",
 )
+# Anchors as an LLM might write them: places and times that some scenes' weather or time contradict.
+LLM_ANCHORS = (
+    VisualAnchor(
+        subject="a Korean woman in her twenties in a beige raincoat", place="on a rainy street in Seoul",
+        time_of_day="evening", palette="wet grey asphalt and warm shop lights", source="llm",
+    ),
+    VisualAnchor(
+        subject="two Korean office workers in their thirties", subject_kind="people",
+        place="in a sunny park by the river", time_of_day="daytime", palette="fresh green and sky blue",
+        source="llm",
+    ),
+    VisualAnchor(
+        subject="a small white dog", subject_kind="animal", place="in a cosy Korean apartment living room",
+        time_of_day="night", palette="warm amber lamplight", source="llm",
+    ),
+)
 LOOKS = (
     ImageLook(720, 960, 0.2, 10.0, -20.0),
     ImageLook(1000, 1000, 0.5, 30.0, 0.0),
@@ -120,21 +136,26 @@ def test_no_fallback_prompt_contradicts_itself(mood: str, styles: VideoStyles) -
     assert len(posts) >= 5
     checked = 0
     for name, title, summary, scenes in posts:
-        anchors: list[VisualAnchor | None] = [None, default_anchor(mood, styles, title, summary, scenes, "test")]
-        for anchor in anchors:
-            for index, scene in enumerate(scenes):
-                where = f"{name} scene {index} mood {mood} anchor {anchor is not None}"
+        anchors: list[VisualAnchor | None] = [
+            None,
+            default_anchor(mood, styles, title, summary, scenes, "test"),
+            *LLM_ANCHORS,
+        ]
+        for index, scene in enumerate(scenes):
+            where = f"{name} scene {index} mood {mood}"
+            for anchor in anchors:
                 t2v = fallback_prompt(
                     mood, scene, "t2v", styles=styles, index=index, title=title, body_summary=summary, anchor=anchor
                 )
-                _check(t2v, "t2v", anchor, where)
-                for look in (None, *LOOKS):
-                    i2v = fallback_prompt(
-                        mood, scene, "i2v", styles=styles, index=index, title=title, body_summary=summary, look=look
-                    )
-                    _check(i2v, "i2v", None, where)
+                _check(t2v, "t2v", anchor, f"{where} anchor {anchor}")
                 checked += 1
-    assert checked == 2 * sum(len(scenes) for *_, scenes in posts)
+            # Image-to-video prompts do not use the anchor: every measured look instead.
+            for look in (None, *LOOKS):
+                i2v = fallback_prompt(
+                    mood, scene, "i2v", styles=styles, index=index, title=title, body_summary=summary, look=look
+                )
+                _check(i2v, "i2v", None, f"{where} look {look}")
+    assert checked == (2 + len(LLM_ANCHORS)) * sum(len(scenes) for *_, scenes in posts)
 
 
 def test_the_issues_examples_are_fixed(styles: VideoStyles) -> None:
