@@ -14,7 +14,7 @@ from typing import TypedDict
 
 from ai_worker.pipeline.scene_director import SceneDecision
 from ai_worker.video.image_look import ImageLook
-from ai_worker.video.prompt_consistency import LIGHTING, OUTDOORS, agrees, consistent_clauses, contradictions
+from ai_worker.video.prompt_consistency import agrees, consistent_clauses, contradictions, found
 from ai_worker.video.prompt_lexicon import SceneElements, Term, find_terms, scene_elements
 from ai_worker.video.prompt_text import PromptMode
 from ai_worker.video.styles import MoodStyle, VideoStyles
@@ -319,7 +319,7 @@ def _t2v(
         content = content_subject(key, elements)
         subject = content or mood_subjects[index % len(mood_subjects)]
         if content is None:
-            outdoor = OUTDOORS.found(subject) is not None
+            outdoor = found("outdoors", subject) is not None
         else:
             outdoor = elements.setting.key in _OUTDOOR_SETTINGS if elements.setting else key in _OUTDOOR_MOODS
         time_key = LEXICON_TIMES.get(elements.time.key) if elements.time else None
@@ -334,7 +334,7 @@ def _t2v(
     rain = _WEATHER_SOUND.get((weather, outdoor), "")
     said = " ".join((subject, look, rain))
     # With a time of day, its light is said once: the style's own light clauses go.
-    hint = consistent_clauses(said, _sentence(style.style_hint), drop=LIGHTING if light else None)
+    hint = consistent_clauses(said, _sentence(style.style_hint), drop="lighting" if light else None)
     camera = _camera(style, index, f"{said} {hint}")
     audio = consistent_clauses(f"{said} {hint} {camera}", _FALLBACK_SCENES[key]["audio"])
     return " ".join(part for part in (subject, look, hint, camera, rain, audio) if part)

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.prompt_consistency import OUTDOORS, contradictions
+from ai_worker.video.prompt_consistency import contradictions, found
 from ai_worker.video.prompt_lexicon import Term, TermKind, find_terms
 from ai_worker.video.prompt_text import count_words, has_cjk, meta_talk
 from ai_worker.video.styles import MoodStyle
@@ -66,7 +66,7 @@ class VisualAnchor(BaseModel):
 
     @property
     def outdoors(self) -> bool:
-        return OUTDOORS.found(self.place) is not None
+        return found("outdoors", self.place) is not None
 
     def brief(self) -> str:
         """The anchor as the LLM reads it."""
