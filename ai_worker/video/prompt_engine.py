@@ -164,18 +164,9 @@ class VideoPromptEngine:
         key = self._styles.resolve(mood)
         prompt = anchor_user_prompt(scenes, mood=key, title=title, body_summary=body_summary)
         system = anchor_system_prompt(self._styles.get(key))
-        try:
-            raw = await llm.generate(prompt, system, ANCHOR_MAX_TOKENS, ANCHOR_TEMPERATURE)
-        except (LLMConnectionError, LLMTimeoutError) as exc:
-            reason = "ollama unreachable" if isinstance(exc, LLMConnectionError) else "ollama timed out"
-            logger.warning("%s, using fallback prompts for this batch: %s", reason, exc)
-            state.available, state.unavailable_reason = False, reason
+        raw, reason = await _ask(llm, state, "the anchor", prompt, system, ANCHOR_MAX_TOKENS, ANCHOR_TEMPERATURE)
+        if raw is None:
             return default_anchor(mood, self._styles, title, body_summary, scenes, reason)
-        except LLMResponseError as exc:
-            state.answered = True
-            logger.warning("the anchor request got an error: %s", exc)
-            return default_anchor(mood, self._styles, title, body_summary, scenes, "ollama error")
-        state.answered = True
         parsed = parse_anchor(raw)
         if isinstance(parsed, str):
             logger.warning("unusable anchor answer: %s", parsed)
@@ -235,25 +226,11 @@ class VideoPromptEngine:
                 retry_reason=tell_model,
                 look=look,
             )
-            try:
-                raw = await llm.generate(prompt, system, params["max_tokens"], params["temperature"])
-            except LLMConnectionError as exc:
-                # Refused or unreachable: it will not come back within this batch, so stop asking at once.
-                logger.warning("Ollama unreachable, using fallback prompts for this batch: %s", exc)
-                state.available, state.unavailable_reason = False, "ollama unreachable"
-                reason = state.unavailable_reason
-                break
-            except LLMTimeoutError as exc:
-                logger.warning("Ollama timed out, using fallback prompts for this batch: %s", exc)
-                state.available, state.unavailable_reason = False, "ollama timed out"
-                reason = state.unavailable_reason
-                break
-            except LLMResponseError as exc:
-                state.answered = True
-                reason, tell_model = "ollama error", None
-                logger.warning("scene %d: Ollama answered with an error (attempt %d): %s", index, attempt + 1, exc)
+            what = f"scene {index} (attempt {attempt + 1})"
+            raw, failure = await _ask(llm, state, what, prompt, system, params["max_tokens"], params["temperature"])
+            if raw is None:
+                reason, tell_model = failure, None
                 continue
-            state.answered = True
             check = check_prompt(raw, mode)
             if check.prompt is not None and mode == "t2v" and not mentions_subject(check.prompt, post.anchor.subject):
                 check = PromptCheck(None, f"the main character is not named as {post.anchor.subject!r}")
@@ -274,6 +251,26 @@ class VideoPromptEngine:
             look=look,
         )
         return ScenePrompt(fallback, simplify_prompt(fallback), f"fallback: {reason or 'no answer'}")
+
+
+async def _ask(
+    llm: PromptLLM, state: _BatchState, what: str, prompt: str, system: str, max_tokens: int, temperature: float
+) -> tuple[str | None, str]:
+    """One LLM call: (the answer, "") or (None, why not). A refused or slow LLM will not come back within
+    this batch, so it is marked unavailable and nothing more is asked; an error answer may be retried."""
+    try:
+        raw = await llm.generate(prompt, system, max_tokens, temperature)
+    except (LLMConnectionError, LLMTimeoutError) as exc:
+        reason = "ollama unreachable" if isinstance(exc, LLMConnectionError) else "ollama timed out"
+        logger.warning("%s for %s, using fallback prompts for this batch: %s", reason, what, exc)
+        state.available, state.unavailable_reason = False, reason
+        return None, reason
+    except LLMResponseError as exc:
+        state.answered = True
+        logger.warning("%s: Ollama answered with an error: %s", what, exc)
+        return None, "ollama error"
+    state.answered = True
+    return raw, ""
 
 
 @dataclass(frozen=True)
