@@ -60,9 +60,14 @@ def estimate_seconds(texts: Sequence[str]) -> float:
 
 
 @lru_cache(maxsize=1024)
-def _cached_audio_seconds(path: str, size: int, mtime_ns: int) -> float:
+def _cached_audio_seconds(path: str, size: int, mtime_ns: int) -> float | str:
+    """Seconds, or why the file is unusable (failures are cached too: every rung asks, one warning is enough)."""
     del size, mtime_ns  # part of the cache key only: a rewritten file is read again
-    return audio_duration(Path(path))
+    try:
+        return audio_duration(Path(path))
+    except InvalidClipError as exc:
+        logger.warning("narration audio unusable, estimating from the text instead: %s", exc)
+        return str(exc)
 
 
 def audio_seconds(path: Path) -> float:
@@ -70,8 +75,12 @@ def audio_seconds(path: Path) -> float:
     try:
         stat = path.stat()
     except OSError as exc:
+        logger.warning("narration audio %s unreadable (%s): estimating from the text", path, exc.strerror or exc)
         raise InvalidClipError(f"{path}: cannot read narration audio ({exc.strerror or exc})") from exc
-    return _cached_audio_seconds(str(path), stat.st_size, stat.st_mtime_ns)
+    seconds = _cached_audio_seconds(str(path), stat.st_size, stat.st_mtime_ns)
+    if isinstance(seconds, str):
+        raise InvalidClipError(seconds)
+    return seconds
 
 
 def _audio_path(line: TextLine) -> str | None:
@@ -97,15 +106,14 @@ def narration_length(scene: SceneDecision) -> NarrationLength:
             audio_total += audio_seconds(Path(audio))
             audio_lines += 1
         except InvalidClipError as exc:
-            logger.warning("narration audio unusable, estimating from the text instead: %s", exc)
             problems.append(str(exc))
             estimated.append(line_text(line))
     guess = estimate_seconds(estimated)
     detail = "; ".join(problems)
     if audio_lines:
-        pauses = LINE_PAUSE_S * len([t for t in estimated if spoken_units(t)])
         if guess:
-            return NarrationLength(audio_total + guess + pauses, "audio+estimate", detail)
+            # The voiced lines' own gaps are in their audio; one pause joins them to the estimated ones.
+            return NarrationLength(audio_total + LINE_PAUSE_S + guess, "audio+estimate", detail)
         return NarrationLength(audio_total, "audio", detail)
     if guess:
         return NarrationLength(guess, "estimate", detail)

@@ -128,7 +128,9 @@ def test_mixed_lines_add_audio_and_estimate_and_bad_audio_is_estimated(tmp_path:
     audio = _wav(tmp_path / "a.wav", 3.0)
     mixed = narration_length(_scene([{"text": "가", "audio": str(audio)}, "가" * 13]))
     assert mixed.source == "audio+estimate"
-    assert mixed.seconds == pytest.approx(3.0 + 2.0 + 0.25)
+    assert mixed.seconds == pytest.approx(3.0 + 0.25 + 2.0)
+    two_text = narration_length(_scene(["가" * 13, {"text": "가", "audio": str(audio)}, "가" * 13]))
+    assert two_text.seconds == pytest.approx(3.0 + 2 * 0.25 + 4.0)  # two pauses between three lines
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"not audio at all")
     scene = _scene([{"text": "가" * 26, "audio": str(broken)}, {"text": "나", "audio": str(tmp_path / "gone.wav")}])
