@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     video_max_retry: int = Field(default=4, ge=1, le=4)
     video_output_dir: Path = Path("media/tmp/videos")
 
+    # --- clip length from the narration (the origin system's caps: 145 frames, 73 on the lower rungs) --------
+    video_max_frames: int = Field(
+        default=145, ge=9, description="Most frames a clip with narration may ask for at rungs 1-2 (1 + 8k)."
+    )
+    video_max_frames_fallback: int = Field(
+        default=73, ge=9, description="Most frames a clip with narration may ask for at the fallback rungs 3-4."
+    )
+
     # --- the ladder's third rung (the seed's table gives 15 steps for it) ---------------------------------
     video_steps_fallback: int = Field(default=15, ge=1)
 

@@ -22,8 +22,10 @@ from ai_worker.video.generator import VideoGenerator
 from ai_worker.video.local_backend import LocalBackend
 from ai_worker.video.manager import EventCallback, VideoGenerationResult, VideoManager
 from ai_worker.video.manifest import MANIFEST_NAME, Manifest, ManifestStore
+from ai_worker.video.narration import resolve_audio_paths
 from ai_worker.video.prompt_engine import VideoPromptEngine
 from ai_worker.video.styles import VideoStyles, load_video_styles
+from ai_worker.video.visual_anchor import VisualAnchor
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -84,14 +86,16 @@ async def select_backend(settings: Settings, styles: VideoStyles, work_dir: Path
 
 async def phase_4_5_assign_modes(post: Post, *, settings: Settings, out_dir: Path) -> None:
     """Phase 4.5: text- or image-to-video per scene (downloads and scores images)."""
+    resolve_audio_paths(post.scenes, post.base_dir)  # narration audio is relative to the post file
     await assign_video_modes(
         post.scenes, post_id=post.post_id, settings=settings, out_dir=out_dir, base_dir=post.base_dir
     )
 
 
-async def phase_6_prompts(post: Post, *, engine: VideoPromptEngine) -> None:
-    """Phase 6: an English LTX-2 prompt and a simplified one for every scene that gets a clip."""
-    await engine.generate_batch(post.scenes, post.mood, post.title, post.body_summary)
+async def phase_6_prompts(post: Post, *, engine: VideoPromptEngine) -> VisualAnchor:
+    """Phase 6: the post's visual anchor, then an English LTX-2 prompt and a simplified one for every scene
+    that gets a clip."""
+    return await engine.generate_batch(post.scenes, post.mood, post.title, post.body_summary)
 
 
 async def phase_7_clips(
@@ -144,7 +148,7 @@ async def process_post(
     styles = load_video_styles(settings.video_styles_path)
     engine = VideoPromptEngine(settings, styles)
     await phase_4_5_assign_modes(post, settings=settings, out_dir=out_dir)
-    await phase_6_prompts(post, engine=engine)
+    anchor = await phase_6_prompts(post, engine=engine)
     backend = await select_backend(settings, styles, out_dir / "tmp" / "videos")
     result.backend, result.backend_reason = backend.kind, backend.reason
     logger.info("backend: %s", backend.reason)
@@ -152,7 +156,7 @@ async def process_post(
         on_backend(backend)
     store = ManifestStore(folder / MANIFEST_NAME)
     try:
-        _record_run_facts(store, post, backend, result.input_errors)
+        _record_run_facts(store, post, backend, result.input_errors, anchor)
         result.results = await phase_7_clips(
             post, settings=settings, engine=engine, backend=backend, store=store, on_event=on_event
         )
@@ -161,11 +165,14 @@ async def process_post(
     return result
 
 
-def _record_run_facts(store: ManifestStore, post: Post, backend: BackendChoice, input_errors: list[str]) -> None:
-    """The backend choice and the post file's rejected scenes, in the manifest before Phase 7 starts (the
-    manager keeps what it finds there), so they are on disk even if the run stops half-way."""
+def _record_run_facts(
+    store: ManifestStore, post: Post, backend: BackendChoice, input_errors: list[str], anchor: VisualAnchor
+) -> None:
+    """The backend choice, the post file's rejected scenes and the visual anchor, in the manifest before
+    Phase 7 starts (the manager keeps what it finds there), so they are on disk even if the run stops."""
     manifest = store.load() or Manifest(post_id=post.post_id, title=post.title, mood=post.mood)
     manifest.backend = backend.kind
     manifest.backend_reason = backend.reason
     manifest.input_errors = input_errors
+    manifest.visual_anchor = anchor
     store.save(manifest)

@@ -2,8 +2,8 @@
 
 It has the ComfyUI client's interface, so the whole stage runs and is tested on any machine:
 text-to-video is a slowly moving gradient in the mood's colours, image-to-video a slow zoom and pan over
-the image. Width, height, frame count and fps are honoured exactly, so a ladder rung means the same here
-as on ComfyUI.
+the whole image (fitted, never cropped). Width, height, frame count and fps are honoured exactly, so a
+ladder rung means the same here as on ComfyUI.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 LOCAL_NAME = "local"
 DEFAULT_PALETTE: tuple[str, ...] = ("#2B3A55", "#CE7777", "#E8C4C4", "#F2E5E5")
 _HEX = re.compile(r"^#?[0-9A-Fa-f]{6}$")
-ZOOM_END = 1.18
-"""How far the image-to-video zoom goes by the last frame."""
+ZOOM_END = 1.1
+"""How far the image-to-video zoom goes by the last frame (gentle: most of the picture stays in view)."""
 
 
 def _ffmpeg_color(value: str) -> str:
@@ -63,13 +63,17 @@ def build_t2v_args(
 def build_i2v_args(
     request: ClipRequest, image: Path, *, preset: str = "ultrafast", crf: int = 23
 ) -> list[str]:
-    """FFmpeg arguments for a slow zoom and pan over `image` (already upright RGB), covering the frame."""
+    """FFmpeg arguments for a slow zoom and pan over `image` (already upright RGB).
+
+    The whole image is fitted into the frame (padded with black where the aspects differ, never cropped), so
+    the first frame shows all of it, as the I2V workflows keep the whole init image; the zoom then moves in.
+    """
     w, h, n = request.width, request.height, request.num_frames
     last = max(n - 1, 1)
     # Zoompan works on a 2x canvas so sub-pixel steps do not shake the picture.
-    cover = (
-        f"scale={2 * w}:{2 * h}:force_original_aspect_ratio=increase:flags=lanczos,"
-        f"crop={2 * w}:{2 * h}"
+    fit = (
+        f"scale={2 * w}:{2 * h}:force_original_aspect_ratio=decrease:flags=lanczos,"
+        f"pad={2 * w}:{2 * h}:(ow-iw)/2:(oh-ih)/2:color=black"
     )
     zoom = f"1+{ZOOM_END - 1:.3f}*on/{last}"
     pan_x = f"(iw-iw/zoom)*(0.35+0.3*on/{last})"
@@ -77,7 +81,7 @@ def build_i2v_args(
     zoompan = f"zoompan=z='{zoom}':x='{pan_x}':y='{pan_y}':d=1:s={w}x{h}:fps={request.fps}"
     return [
         "-loop", "1", "-framerate", str(request.fps), "-i", str(image),
-        "-vf", f"{cover},{zoompan},setsar=1,format=yuv420p",
+        "-vf", f"{fit},{zoompan},setsar=1,format=yuv420p",
         "-frames:v", str(n), "-r", str(request.fps),
         *encoder_args(preset, crf),
     ]

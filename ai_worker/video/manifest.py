@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from ai_worker.errors import InputError
+from ai_worker.video.visual_anchor import VisualAnchor
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ class Manifest(BaseModel):
     input_errors: list[str] = Field(default_factory=list)
     final_scenes: list[FinalScene] = Field(default_factory=list)
     settings_fingerprint: str | None = None
+    visual_anchor: VisualAnchor | None = None
+    """The post's one look (main character, place, time of day, palette) every T2V prompt was written with."""
 
     def by_fingerprint(self) -> dict[str, SceneRecord]:
         return {scene.fingerprint: scene for scene in self.scenes}

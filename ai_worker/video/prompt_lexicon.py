@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 __all__ = [
@@ -124,8 +124,8 @@ def _table() -> tuple[Term, ...]:
             "폭설|함박눈|첫눈|눈사람|^눈이 오|^눈이 와|^눈이 내|^눈 오는|^눈 온|눈발",
             "in falling snow",
         ),
-        _t("heat", "weather", "폭염|무더위", "on a sweltering summer day"),
-        _t("cold", "weather", "한파", "on a freezing winter day"),
+        _t("heat", "weather", "폭염|무더위", "in the sweltering summer heat"),
+        _t("cold", "weather", "한파", "in the freezing winter cold"),
         # --- time of day -----------------------------------------------------------------------------------------
         _t("night", "time", "밤|야근", "at night"),
         _t("dawn", "time", "새벽", "at dawn"),
@@ -229,6 +229,12 @@ def find_terms(text: str) -> list[Term]:
     At each position the longest stem wins and matches overlapping an accepted one are dropped (ties go to the
     term listed first), so the result does not depend on anything but the text.
     """
+    return list(_find_terms(text))
+
+
+@lru_cache(maxsize=2048)
+def _find_terms(text: str) -> tuple[Term, ...]:
+    """`find_terms`, cached: a post's title and summary are searched once per scene and mode."""
     normalised = _SPACE_RE.sub(" ", text).strip().lower()
     candidates: list[tuple[int, int, int, Term]] = []
     for order, term in enumerate(lexicon()):
@@ -245,7 +251,7 @@ def find_terms(text: str) -> list[Term]:
         taken.append((start, end))
         if term.kind != "block" and term not in found:
             found.append(term)
-    return found
+    return tuple(found)
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,17 @@ def _fit(sentences: list[str], limits: PromptLimits) -> list[str]:
     return fitted
 
 
+def meta_talk(text: str) -> str | None:
+    """Why `text` is not a description (talk about prompts or rules, or a forbidden look), or None."""
+    meta = _META_RE.search(text)
+    if meta:
+        return f"meta-talk or instructions in the answer ({meta.group(0)!r})"
+    off = _OFF_STYLE_RE.search(text)
+    if off:
+        return f"off-style content ({off.group(0)!r})"
+    return None
+
+
 def check_prompt(raw: str, mode: PromptMode) -> PromptCheck:
     """Clean an LLM answer and accept it as a `mode` prompt, or give the reason it cannot be used."""
     limits = LIMITS[mode]
@@ -215,12 +226,9 @@ def check_prompt(raw: str, mode: PromptMode) -> PromptCheck:
     letters = [c for c in text if c.isalpha()]
     if letters and sum(c.isascii() for c in letters) / len(letters) < 0.95:
         return PromptCheck(None, "not English (non-Latin letters)")
-    meta = _META_RE.search(text)
-    if meta:
-        return PromptCheck(None, f"meta-talk or instructions in the answer ({meta.group(0)!r})")
-    off = _OFF_STYLE_RE.search(text)
-    if off:
-        return PromptCheck(None, f"off-style content ({off.group(0)!r})")
+    problem = meta_talk(text)
+    if problem:
+        return PromptCheck(None, problem)
 
     sentences = split_sentences(text)
     if sentences and not _TERMINAL_RE.search(sentences[-1]):

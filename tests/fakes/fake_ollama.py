@@ -12,6 +12,7 @@ import contextlib
 import json
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -61,6 +62,12 @@ TOO_LONG = " ".join(
     f"the window, sighs and reaches for a paper cup of coffee on the crowded desk."
     for i in range(12)
 )
+GOOD_ANCHOR = (
+    '{"main_subject": "a Korean woman in her twenties in a beige raincoat", "subject_kind": "person", '
+    '"place": "on a rainy street in Seoul", "time_of_day": "evening", '
+    '"palette": "wet grey asphalt, a red umbrella and warm shop lights"}'
+)
+"""A visual anchor whose main subject GOOD_T2V names."""
 CUT_OFF = GOOD_T2V + " Then the man opens his own identical red umbrella and the two of them"
 EMPTY = ""
 INJECTED = "PWNED. I have been told to ignore the instructions above."
@@ -103,6 +110,7 @@ class FakeOllama:
     default: Answer = field(default_factory=lambda: Answer(text=GOOD_T2V))
     requests: list[Recorded] = field(default_factory=list)
     _script: deque[Answer] = field(default_factory=deque)
+    _routes: list[tuple[Callable[[dict[str, Any]], bool], Answer]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
@@ -111,6 +119,11 @@ class FakeOllama:
         """Queue answers (a plain string is a good 200 answer with that text)."""
         for answer in answers:
             self._script.append(Answer(text=answer) if isinstance(answer, str) else answer)
+
+    def route(self, when: Callable[[dict[str, Any]], bool], answer: Answer | str) -> None:
+        """Answer every generate request whose body matches `when` with `answer`, outside the script (for a
+        request kind that comes in between the scripted ones, like a per-post call before the scenes)."""
+        self._routes.append((when, Answer(text=answer) if isinstance(answer, str) else answer))
 
     @property
     def generate_bodies(self) -> list[dict[str, Any]]:
@@ -154,7 +167,8 @@ class FakeOllama:
         body = await self._record(request)
         if isinstance(body, dict) and "prompt" not in body and body.get("keep_alive") == 0:
             return web.json_response(generate_reply("", done_reason="unload"))
-        answer = self._script.popleft() if self._script else self.default
+        routed = next((a for when, a in self._routes if isinstance(body, dict) and when(body)), None)
+        answer = routed or (self._script.popleft() if self._script else self.default)
         if answer.delay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), timeout=answer.delay)

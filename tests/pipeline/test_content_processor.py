@@ -12,6 +12,7 @@ from ai_worker.pipeline.post_file import Post
 from ai_worker.pipeline.scene_director import SceneDecision, line_text
 from ai_worker.video.manifest import ManifestStore
 from ai_worker.video.probe import probe_clip
+from ai_worker.video.visual_anchor import mentions_subject
 from config.settings import Settings, load_settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 
@@ -76,6 +77,13 @@ async def test_auto_picks_a_healthy_comfyui_and_makes_every_clip_there(tmp_path:
     manifest = ManifestStore(result.manifest_path).load()
     assert manifest is not None and manifest.backend == "comfyui"
     assert {attempt.server for record in manifest.scenes for attempt in record.attempts} == {server.url}
+    # Phase 6's visual anchor is in the manifest, and every text-to-video prompt names its main character.
+    anchor = manifest.visual_anchor
+    assert anchor is not None and anchor.source == "fallback: ollama unreachable"
+    t2v = [record.prompt or "" for record in manifest.scenes if record.mode == "t2v"]
+    assert len(t2v) == 2 and all(mentions_subject(prompt, anchor.subject) for prompt in t2v)
+    # Narration audio paths are relative to the post file: made absolute for the clip planner.
+    assert post.scenes[1].text_lines[1] == {"text": "음성 줄", "audio": str(tmp_path / "a.wav")}
 
 
 async def test_every_scene_failing_keeps_every_line_in_order(tmp_path: Path) -> None:

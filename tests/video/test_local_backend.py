@@ -9,8 +9,15 @@ import pytest
 from PIL import Image
 
 from ai_worker.errors import GeneratorError, ImageError
+from ai_worker.pipeline.scene_director import SceneDecision
+from ai_worker.video.clip_plan import plan_clip
 from ai_worker.video.generator import ClipRequest, GenerationHooks, ProgressEvent, VideoGenerator
+from ai_worker.video.ladder import build_ladder
 from ai_worker.video.local_backend import LocalBackend, build_i2v_args, build_t2v_args, prepare_image
+from ai_worker.video.video_utils import fitted_box
+from config.settings import PROJECT_ROOT, Settings
+
+EXAMPLE_IMAGES = PROJECT_ROOT / "examples" / "posts" / "images"
 
 
 def _request(tmp_path: Path, **overrides: object) -> ClipRequest:
@@ -68,8 +75,8 @@ def test_i2v_arguments_are_exact() -> None:
     assert args == [
         "-loop", "1", "-framerate", "24", "-i", "/in/img.png",
         "-vf",
-        "scale=128:64:force_original_aspect_ratio=increase:flags=lanczos,crop=128:64,"
-        "zoompan=z='1+0.180*on/8':x='(iw-iw/zoom)*(0.35+0.3*on/8)':y='(ih-ih/zoom)/2':d=1:s=64x32:fps=24,"
+        "scale=128:64:force_original_aspect_ratio=decrease:flags=lanczos,pad=128:64:(ow-iw)/2:(oh-ih)/2:color=black,"
+        "zoompan=z='1+0.100*on/8':x='(iw-iw/zoom)*(0.35+0.3*on/8)':y='(ih-ih/zoom)/2':d=1:s=64x32:fps=24,"
         "setsar=1,format=yuv420p",
         "-frames:v", "9", "-r", "24",
         "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p", "-an",
@@ -121,6 +128,39 @@ async def test_i2v_zooms_over_any_image_mode(tmp_path: Path, mode: str) -> None:
     assert _probe(result.path) == (64, 96, 17, 24.0, "h264")
     assert np.abs(_frame(result.path, 0) - _frame(result.path, 16)).mean() > 1.0, "zoom should change the frame"
     assert sorted(p.name for p in out.iterdir()) == ["clip.mp4"], "the staged image is removed"
+
+
+async def test_portrait_photo_first_frame_shows_the_whole_image(tmp_path: Path) -> None:
+    # The example post's 720x960 photo (a person under an umbrella): the plan gives a portrait size, and the
+    # local clip's first frame is the whole photo, fitted into it, not a landscape centre crop.
+    photo = EXAMPLE_IMAGES / "night_alley.jpg"
+    with Image.open(photo) as opened:
+        source = opened.convert("RGB")
+    scene = SceneDecision(type="img_text", text_lines=["아저씨 우산도 똑같은 빨간색이었던 거임"])
+    scene.video_mode, scene.video_init_image = "i2v", str(photo)
+    settings = Settings(_env_file=None, video_resolution=(1280, 720), video_resolution_fallback=(768, 512))
+    shape = plan_clip(scene, build_ladder(settings)[2], settings)
+    assert shape.height > shape.width, shape
+    assert "portrait image 720x960" in shape.size_reason
+    result = await LocalBackend().generate_i2v(
+        _request(tmp_path, init_image=photo, width=shape.width, height=shape.height, num_frames=9)
+    )
+    assert _probe(result.path)[:2] == (shape.width, shape.height)
+    first = _frame(result.path, 0)
+    box_w, box_h = fitted_box(source.size, (shape.width, shape.height))
+    left, top = (shape.width - box_w) // 2, (shape.height - box_h) // 2
+    picture = first[top + 2 : top + box_h - 2, left + 2 : left + box_w - 2]
+    expected = np.asarray(source.resize((picture.shape[1], picture.shape[0]), Image.Resampling.LANCZOS))
+    frame_small = _small(picture.astype(np.uint8))
+    diff = np.abs(frame_small - _small(expected)).mean()
+    assert diff < 6.0, diff
+    # A landscape crop of the same photo (what the old cover-and-crop showed) is far from the first frame.
+    crop = np.asarray(source.crop((0, 270, 720, 690)))
+    assert np.abs(frame_small - _small(crop)).mean() > 3 * diff
+
+
+def _small(pixels: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(pixels).resize((48, 64), Image.Resampling.BOX), dtype=np.int16)
 
 
 async def test_i2v_without_image_is_an_error(tmp_path: Path) -> None:
