@@ -176,12 +176,28 @@ class ComfyUIClient:
 
     async def health_check(self) -> bool:
         """GET /system_stats within COMFYUI_HEALTH_TIMEOUT. Never raises."""
+        problem = await self.health_problem()
+        if problem is not None:
+            logger.warning("ComfyUI at %s is not healthy: %s", self.name, problem)
+        return problem is None
+
+    async def health_problem(self) -> str | None:
+        """Why the server fails its health check (GET /system_stats within COMFYUI_HEALTH_TIMEOUT), in a few
+        words for the user; None when it passes. Never raises."""
+        timeout = self.settings.comfyui_health_timeout
         try:
-            response = await self._http.get("/system_stats", timeout=self.settings.comfyui_health_timeout)
-            return response.status_code == 200 and isinstance(response.json(), dict)
-        except (httpx.HTTPError, ValueError) as exc:
-            logger.warning("ComfyUI at %s is not healthy: %r", self.name, exc)
-            return False
+            async with asyncio.timeout(timeout):
+                body = await self._get_json("/system_stats")
+        except TimeoutError:
+            return f"no answer within {timeout:g} s"
+        except ComfyUIError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, httpx.HTTPError):
+                return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+            return str(exc).removeprefix(f"ComfyUI at {self.name}: ")
+        if not isinstance(body.get("system"), dict):
+            return "GET /system_stats answered, but not as ComfyUI does (no 'system')"
+        return None
 
     async def system_stats(self) -> dict[str, Any]:
         return await self._get_json("/system_stats")
