@@ -57,7 +57,8 @@ from ai_worker.errors import (
 )
 from ai_worker.video import comfy_protocol as proto
 from ai_worker.video import workflows
-from ai_worker.video.comfy_outputs import fetch_output
+from ai_worker.video.comfy_http import request_bounded
+from ai_worker.video.comfy_outputs import DownloadLimits, fetch_output
 from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, ModelVariant, ProgressEvent
 from config.settings import Settings
 
@@ -517,8 +518,9 @@ class ComfyUIClient:
                 f"ComfyUI at {self.name}: prompt {prompt_id} succeeded but reported no video output",
                 server=self.name, prompt_id=prompt_id)
         dest = request.output_path if request.output_path.is_absolute() else self.output_dir / request.output_path
+        limits = DownloadLimits(self.settings.comfyui_download_max_bytes, self.settings.comfyui_download_deadline)
         await fetch_output(self._http, outputs[-1], dest, shared_dir=self.settings.comfyui_shared_output_dir,
-                           server=self.name, prompt_id=prompt_id)
+                           limits=limits, server=self.name, prompt_id=prompt_id)
         return ClipResult(path=dest, server=self.name, prompt_id=prompt_id)
 
     async def _upload_image(self, source: Path, width: int, height: int) -> str:
@@ -539,7 +541,9 @@ class ComfyUIClient:
 
     async def _request(self, method: str, path: str, *, check: bool = True, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, **kwargs)
+            response = await request_bounded(
+                self._http, method, path, limit=self.settings.comfyui_max_response_bytes, server=self.name, **kwargs
+            )
         except httpx.HTTPError as exc:
             raise ComfyUIConnectionError(f"ComfyUI at {self.name}: {method} {path} failed: {exc!r}",
                                          server=self.name) from exc
