@@ -1,7 +1,8 @@
 """Getting a scene's image onto local disk, safely: the widest door of the stage, since URLs come from strangers.
 
 A URL is downloaded into the seed's cache, ``<out>/tmp/vid_img_cache_{post_id}/vid_img_{hash}.{ext}``; a cached
-file is reused without a request. A local path (relative to the post file) is used in place.
+file is reused without a request. A local path (relative to the post file, and only inside its folder) is used
+in place. Hosts go on the wire IDNA-encoded (``image_urls.ascii_url``), so Korean domain names work.
 
 What a download must get past, each failure an `ImageError` whose message starts with a reason token:
 
@@ -350,6 +351,7 @@ class ImageFetcher:
             url = self._settings.image_warmup_url
             assert self._client is not None
             try:
+                url = ascii_url(url)
                 await self._check_host(url)
                 self.requests_made += 1
                 response = await self._client.get(url, headers=warmup_headers())
