@@ -102,6 +102,8 @@ def salvage_lines(raw: object) -> list[TextLine]:
     they are, numbers as their text. What holds no words at all (null, a list, an object without text) is
     nothing to keep."""
     raw_lines = raw.get("text_lines") if isinstance(raw, dict) else None
+    if isinstance(raw_lines, str):
+        raw_lines = [raw_lines]  # one line written without its list
     if not isinstance(raw_lines, list):
         return []
     lines: list[TextLine] = []

@@ -85,13 +85,14 @@ def test_one_bad_scene_does_not_stop_the_others_and_loses_no_line(tmp_path: Path
         {"type": "img_text", "text_lines": ["이미지 없음"]},
         {"type": "text_only", "text_lines": [42, "다음 줄", None]},
         {"type": "bogus"},
+        {"type": "text_only", "text_lines": "목록이 아닌 한 줄"},
         {"type": "outro", "text_lines": ["끝"]},
     ]
     post, errors = load_post(_write(tmp_path, _post(scenes=scenes)))
-    assert [s.type for s in post.scenes] == ["intro", "text_only", "text_only", "text_only", "outro"]
-    assert [s.source_index for s in post.scenes] == [0, 1, 2, 3, 5]
-    assert [s.text_lines for s in post.scenes[1:4]] == [
-        ["?", {"text": "슬라이드", "audio": "s.wav"}], ["이미지 없음"], ["42", "다음 줄"]
+    assert [s.type for s in post.scenes] == ["intro", "text_only", "text_only", "text_only", "text_only", "outro"]
+    assert [s.source_index for s in post.scenes] == [0, 1, 2, 3, 5, 6]
+    assert [s.text_lines for s in post.scenes[1:5]] == [
+        ["?", {"text": "슬라이드", "audio": "s.wav"}], ["이미지 없음"], ["42", "다음 줄"], ["목록이 아닌 한 줄"]
     ]
     messages = [str(e) for e in errors]
     assert "scene 1, field 'type': unknown scene type 'slideshow'" in messages[0]
@@ -99,7 +100,8 @@ def test_one_bad_scene_does_not_stop_the_others_and_loses_no_line(tmp_path: Path
     assert "scene 2, field 'image_url'" in messages[1]
     assert "scene 3, field 'text_lines[0]'" in messages[2]
     assert "scene 4, field 'type'" in messages[3] and messages[3].endswith("left out)")
-    assert [s.input_error for s in post.scenes] == [None, messages[0], messages[1], messages[2], None]
+    assert "scene 5, field 'text_lines': must be a list" in messages[4]
+    assert [s.input_error for s in post.scenes] == [None, messages[0], messages[1], messages[2], messages[4], None]
 
 
 @pytest.mark.parametrize(
