@@ -124,6 +124,15 @@ class Settings(BaseSettings):
         "VIDEO_GEN_TIMEOUT counts from the start.",
     )
     comfyui_max_poll_errors: int = Field(default=10, ge=1)
+    comfyui_download_max_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="Largest clip accepted from GET /view (bytes)."
+    )
+    comfyui_download_deadline: float = Field(
+        default=600.0, gt=0, description="Seconds one clip download from GET /view may take in all."
+    )
+    comfyui_max_response_bytes: int = Field(
+        default=64 * 1024**2, gt=0, description="Largest JSON answer read from a server (/object_info, /history...)."
+    )
     comfyui_bench_seconds: float = Field(default=60.0, ge=0, description="How long a failing server is benched.")
     comfyui_text_encoder: str = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
     comfyui_upscale_model: str = "ltx-2-spatial-upscaler-x2-1.0.safetensors"

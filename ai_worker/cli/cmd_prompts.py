@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from ai_worker.cli.console import make_console, setup_logging
+from ai_worker.cli.console import make_console, settings_error_line, setup_logging
 from ai_worker.errors import ConfigError, InputError, WaggleVideoError
 from ai_worker.pipeline.post_file import Post, load_post
-from ai_worker.pipeline.scene_director import assign_video_modes
+from ai_worker.pipeline.video_modes import assign_video_modes
 from ai_worker.video.prompt_engine import NEGATIVE_PROMPT, VideoPromptEngine
 from ai_worker.video.styles import load_video_styles
 from config.settings import Settings, load_settings
@@ -33,8 +35,13 @@ async def build_prompts(post_path: Path, out: Path, settings: Settings) -> tuple
     return post, [str(error) for error in errors]
 
 
+def _line(exc: Exception) -> str:
+    """An error's first line, safe for rich."""
+    return escape((str(exc).splitlines() or [type(exc).__name__])[0])
+
+
 def prompts_table(post: Post) -> Table:
-    table = Table(title=f"post {post.post_id} · mood {post.mood}", show_lines=True)
+    table = Table(title=escape(f"post {post.post_id} · mood {post.mood}"), show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("type")
     table.add_column("mode")
@@ -46,9 +53,9 @@ def prompts_table(post: Post) -> Table:
             str(scene.source_index if scene.source_index is not None else index),
             scene.type,
             scene.video_mode or "—",
-            scene.video_prompt or "—",
-            scene.video_prompt_simple or "—",
-            scene.prompt_source or "—",
+            Text(scene.video_prompt or "—"),
+            Text(scene.video_prompt_simple or "—"),
+            Text(scene.prompt_source or "—"),
         )
     return table
 
@@ -56,7 +63,7 @@ def prompts_table(post: Post) -> Table:
 def prompts(
     post: Annotated[Path, typer.Argument(help="The post file (JSON).", show_default=False)],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (image cache for Phase 4.5). [default: OUTPUT_DIR]")
+        Path | None, typer.Option("--out", help="Output folder (image cache for Phase 4.5). \\[default: OUTPUT_DIR]")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
@@ -66,20 +73,20 @@ def prompts(
     try:
         settings = load_settings()
     except ValueError as exc:
-        errors.print(f"[red]error:[/] settings: {exc}".splitlines()[0], soft_wrap=True)
+        errors.print(f"[red]error:[/] {escape(settings_error_line(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     try:
         loaded, skipped = asyncio.run(build_prompts(post, out or settings.output_dir, settings))
     except InputError as exc:
-        errors.print(f"[red]error:[/] {exc}".splitlines()[0], soft_wrap=True)
+        errors.print(f"[red]error:[/] {_line(exc)}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     except ConfigError as exc:
-        errors.print(f"[red]config error:[/] {exc}".splitlines()[0], soft_wrap=True)
+        errors.print(f"[red]config error:[/] {_line(exc)}", soft_wrap=True)
         raise typer.Exit(1) from exc
     except WaggleVideoError as exc:
-        errors.print(f"[red]error:[/] {exc}".splitlines()[0], soft_wrap=True)
+        errors.print(f"[red]error:[/] {_line(exc)}", soft_wrap=True)
         raise typer.Exit(1) from exc
     console.print(prompts_table(loaded))
     for line in skipped:
-        console.print(f"[yellow]skipped:[/] {line}")
-    console.print(f"[dim]negative prompt (every clip):[/] {NEGATIVE_PROMPT}")
+        console.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
+    console.print(f"[dim]negative prompt (every clip):[/] {escape(NEGATIVE_PROMPT)}")

@@ -6,16 +6,26 @@ import asyncio
 import logging
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ai_worker.cli.console import make_console, setup_logging
-from ai_worker.errors import InputError, PostFileError, WaggleVideoError
-from ai_worker.pipeline.content_processor import BackendChoice, VideoStageResult, process_post
+from ai_worker.cli.console import make_console, settings_error_line, setup_logging
+from ai_worker.cli.preflight import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_CLIPS,
+    no_clip_reason,
+    output_folder_problem,
+)
+from ai_worker.errors import GeneratorUnavailableError, InputError, PostFileError, WaggleVideoError
+from ai_worker.pipeline.backend_choice import BackendChoice
+from ai_worker.pipeline.content_processor import VideoStageResult, process_post
 from ai_worker.pipeline.post_file import Post, load_post
 from ai_worker.video.manager import (
     AttemptFailed,
@@ -30,9 +40,6 @@ from ai_worker.video.manager import Progress as JobProgress
 from config.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 
 class Backend(StrEnum):
@@ -58,7 +65,7 @@ class RunDisplay:
         self._job: TaskID | None = None
 
     def on_backend(self, choice: BackendChoice) -> None:
-        self.console.print(f"[bold]backend:[/] {choice.kind} — {choice.reason}")
+        self.console.print(f"[bold]backend:[/] {choice.kind} — {escape(choice.reason)}", soft_wrap=True)
 
     def on_event(self, event: ManagerEvent) -> None:
         if self._scenes is None:
@@ -67,27 +74,29 @@ class RunDisplay:
         assert self._job is not None
         match event:
             case AttemptStarted(scene_index=scene, rung=rung, label=label, server=server):
-                self.progress.reset(self._job, description=f"scene {scene} · {label} · {server}", total=None)
+                self.progress.reset(
+                    self._job, description=escape(f"scene {scene} · {label} · {server}"), total=None
+                )
             case JobProgress(progress=progress):
                 self.progress.update(self._job, total=progress.maximum, completed=progress.value)
             case AttemptFailed(scene_index=scene, rung=rung, message=message, action=action):
-                self.console.print(f"[yellow]scene {scene}, try {rung}:[/] {message} → {action}")
+                self.console.print(f"[yellow]scene {scene}, try {rung}:[/] {escape(message)} → {action}")
             case SceneDone() | SceneSkipped():
                 self.progress.advance(self._scenes)
             case SceneFailed(scene_index=scene, reason=reason):
                 self.progress.advance(self._scenes)
-                self.console.print(f"[red]scene {scene} failed:[/] {reason} (its lines move to a neighbour)")
+                self.console.print(f"[red]scene {scene} failed:[/] {escape(reason)} (its lines move to a neighbour)")
             case _:
                 pass
 
 
 def summary_table(result: VideoStageResult) -> Table:
-    table = Table(title=f"post {result.post_id}", show_lines=False)
+    table = Table(title=escape(f"post {result.post_id}"), show_lines=False)
     for column in ("#", "type", "mode", "clip", "lines"):
         table.add_column(column)
     for index, scene in enumerate(result.scenes):
         clip = Path(scene.video_clip_path).name if scene.video_clip_path else "—"
-        table.add_row(str(index), scene.type, scene.video_mode or "—", clip, str(len(scene.text_lines)))
+        table.add_row(str(index), scene.type, scene.video_mode or "—", escape(clip), str(len(scene.text_lines)))
     return table
 
 
@@ -108,34 +117,41 @@ async def run_stage(
 
 
 def _fail(console: Console, message: str, code: int) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}", soft_wrap=True)
+    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
 def run(
     post: Annotated[Path, typer.Argument(help="The post file (JSON).", show_default=False)],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (clips, manifest, image cache). [default: OUTPUT_DIR]")
+        Path | None,
+        # `\[` keeps typer's rich help from reading "[default: ...]" as markup (it would vanish).
+        typer.Option("--out", help="Output folder (clips, manifest, image cache). \\[default: OUTPUT_DIR]"),
     ] = None,
-    backend: Annotated[Backend, typer.Option(help="auto: ComfyUI if healthy, else local.")] = Backend.auto,
+    backend: Annotated[
+        Backend | None,
+        typer.Option(help="auto: ComfyUI if healthy, else local. \\[default: VIDEO_BACKEND, else auto]"),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     try:
         # The command runs the video stage on purpose, so it is enabled whatever VIDEO_GEN_ENABLED says.
-        settings = load_settings(video_backend=backend.value, video_gen_enabled=True)
+        overrides: dict[str, Any] = {"video_backend": backend.value} if backend is not None else {}
+        settings = load_settings(video_gen_enabled=True, **overrides)
     except ValueError as exc:
-        raise _fail(console, "settings: " + " ".join(str(exc).split()), EXIT_BAD_INPUT) from exc
+        raise _fail(console, settings_error_line(exc), EXIT_BAD_INPUT) from exc
     out = out if out is not None else settings.output_dir
-    if out.exists() and not out.is_dir():
-        raise _fail(console, f"--out {out}: exists and is not a folder", EXIT_BAD_INPUT)
     try:
         loaded, errors = load_post(post)
     except InputError as exc:
         raise _fail(console, str(exc), EXIT_BAD_INPUT) from exc
+    problem = output_folder_problem(out)
+    if problem is not None:
+        raise _fail(console, problem, EXIT_BAD_INPUT)
     for error in errors:
-        console.print(f"[yellow]skipping:[/] {error}", soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {escape(str(error))}", soft_wrap=True)
     display = RunDisplay(console)
     try:
         with display.progress:
@@ -145,7 +161,12 @@ def run(
         raise typer.Exit(EXIT_INTERRUPTED) from exc
     except InputError as exc:
         raise _fail(console, str(exc), EXIT_BAD_INPUT) from exc
+    except GeneratorUnavailableError as exc:
+        raise _fail(console, str(exc), EXIT_NO_CLIPS) from exc
     except WaggleVideoError as exc:
-        raise _fail(console, str(exc), 1) from exc
+        raise _fail(console, str(exc), EXIT_FAILED) from exc
     console.print(summary_table(result))
-    console.print(f"manifest: {result.manifest_path}", soft_wrap=True)
+    console.print(f"manifest: {escape(str(result.manifest_path))}", soft_wrap=True)
+    reason = no_clip_reason(result, max_clips=settings.video_max_clips_per_post)
+    if reason is not None:
+        raise _fail(console, reason, EXIT_NO_CLIPS)

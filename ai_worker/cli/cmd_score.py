@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from ai_worker.cli.console import make_console, setup_logging
+from ai_worker.cli.console import make_console, settings_error_line, setup_logging
 from ai_worker.video.image_filter import ImageSuitability, evaluate_image
 from config.settings import load_settings
 
@@ -25,12 +27,12 @@ def score_table(rows: list[tuple[Path, ImageSuitability]], *, threshold: float, 
         table.add_column("measures (at 512 px)")
     for path, result in rows:
         mark = "green" if result.score >= threshold and result.category == "photo" else "yellow"
-        cells = [
-            str(path),
+        cells: list[str | Text] = [
+            Text(str(path)),
             f"[{mark}]{result.score:.2f}[/{mark}]",
             result.category,
             f"{result.width}x{result.height}",
-            result.reason,
+            Text(result.reason),
         ]
         if show_metrics:
             cells.append(" ".join(f"{key}={value:.3g}" for key, value in result.metrics.items()))
@@ -46,6 +48,10 @@ def score(
     """Print score, category, size and reasons for each image. Bad images score 0 with a reason (exit code 0)."""
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        make_console(stderr=True).print(f"[red]error:[/] {escape(settings_error_line(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from exc
     rows = [(path, evaluate_image(path, max_pixels=settings.image_max_pixels)) for path in images]
     console.print(score_table(rows, threshold=settings.video_i2v_threshold, show_metrics=metrics))

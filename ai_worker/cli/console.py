@@ -1,9 +1,14 @@
-"""Shared terminal output for the CLI commands: one rich console, logging through rich."""
+"""Shared terminal output for the CLI commands: one rich console, logging through rich.
+
+Rich reads ``[...]`` in printed strings as markup, so user text (file names, post text, server answers) is always
+passed through `rich.markup.escape` or printed as `rich.text.Text`; ``[brackets3].json`` must print as it is.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 
@@ -23,3 +28,15 @@ def setup_logging(console: Console, *, verbose: bool = False) -> None:
     )
     for noisy in ("httpx", "httpcore", "websockets", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def settings_error_line(exc: ValueError) -> str:
+    """A settings error in one line that names each bad setting as the environment spells it."""
+    if isinstance(exc, ValidationError):
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]).upper()
+            given = f" (got {error['input']!r:.80})" if name and "input" in error else ""
+            problems.append(f"{name}: {error['msg']}{given}" if name else error["msg"])
+        return "settings: " + "; ".join(problems)
+    return "settings: " + " ".join(str(exc).split())

@@ -14,30 +14,20 @@ from pathlib import Path
 from ai_worker.errors import PostFileError
 from ai_worker.gpu_manager import GPUManager, prepare_vram_for_video
 from ai_worker.llm.client import unload_model
+from ai_worker.pipeline.backend_choice import BackendChoice, select_backend
 from ai_worker.pipeline.paths import post_dir
 from ai_worker.pipeline.post_file import Post
-from ai_worker.pipeline.scene_director import SceneDecision, assign_video_modes
-from ai_worker.video.comfy_pool import ComfyUIPool
-from ai_worker.video.generator import VideoGenerator
-from ai_worker.video.local_backend import LocalBackend
+from ai_worker.pipeline.scene_director import SceneDecision
+from ai_worker.pipeline.video_modes import assign_video_modes
 from ai_worker.video.manager import EventCallback, VideoGenerationResult, VideoManager
 from ai_worker.video.manifest import MANIFEST_NAME, Manifest, ManifestStore
 from ai_worker.video.narration import resolve_audio_paths
 from ai_worker.video.prompt_engine import VideoPromptEngine
-from ai_worker.video.styles import VideoStyles, load_video_styles
+from ai_worker.video.styles import load_video_styles
 from ai_worker.video.visual_anchor import VisualAnchor
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BackendChoice:
-    """The backend Phase 7 will use, and why (shown to the user and kept in the manifest)."""
-
-    generator: VideoGenerator
-    kind: str
-    reason: str
 
 
 @dataclass
@@ -56,32 +46,6 @@ class VideoStageResult:
     @property
     def manifest_path(self) -> Path:
         return self.output_dir / MANIFEST_NAME
-
-
-def make_local_backend(settings: Settings, styles: VideoStyles) -> LocalBackend:
-    """The FFmpeg-only backend, with the moods' palettes and the FFmpeg settings."""
-    return LocalBackend(
-        palettes=styles.palettes(),
-        ffmpeg_binary=settings.ffmpeg_binary,
-        timeout=settings.ffmpeg_timeout,
-        preset=settings.ffmpeg_preset,
-        crf=settings.ffmpeg_crf,
-    )
-
-
-async def select_backend(settings: Settings, styles: VideoStyles, work_dir: Path) -> BackendChoice:
-    """`local`, `comfyui`, or `auto`: ComfyUI when its health check passes, else the local backend."""
-    servers = ", ".join(settings.comfyui_url)
-    if settings.video_backend == "local":
-        return BackendChoice(make_local_backend(settings, styles), "local", "local backend chosen (--backend local)")
-    pool = ComfyUIPool.from_settings(settings, work_dir)
-    if settings.video_backend == "comfyui":
-        return BackendChoice(pool, "comfyui", f"ComfyUI chosen (--backend comfyui): {servers}")
-    if await pool.health_check():
-        return BackendChoice(pool, "comfyui", f"ComfyUI answered its health check: {servers}")
-    await pool.aclose()
-    reason = f"ComfyUI did not answer its health check ({servers}); using the local FFmpeg backend"
-    return BackendChoice(make_local_backend(settings, styles), "local", reason)
 
 
 async def phase_4_5_assign_modes(post: Post, *, settings: Settings, out_dir: Path) -> None:
@@ -147,8 +111,7 @@ async def process_post(
         return result
     styles = load_video_styles(settings.video_styles_path)
     engine = VideoPromptEngine(settings, styles)
-    await phase_4_5_assign_modes(post, settings=settings, out_dir=out_dir)
-    anchor = await phase_6_prompts(post, engine=engine)
+    # First: a backend that cannot work (--backend comfyui, no server up) must stop the run before any work.
     backend = await select_backend(settings, styles, out_dir / "tmp" / "videos")
     result.backend, result.backend_reason = backend.kind, backend.reason
     logger.info("backend: %s", backend.reason)
@@ -156,6 +119,8 @@ async def process_post(
         on_backend(backend)
     store = ManifestStore(folder / MANIFEST_NAME)
     try:
+        await phase_4_5_assign_modes(post, settings=settings, out_dir=out_dir)
+        anchor = await phase_6_prompts(post, engine=engine)
         _record_run_facts(store, post, backend, result.input_errors, anchor)
         result.results = await phase_7_clips(
             post, settings=settings, engine=engine, backend=backend, store=store, on_event=on_event

@@ -1,10 +1,11 @@
-"""Where the stage writes, all under one output folder, and names made safe for it."""
+"""Where the stage writes (all under one output folder, names made safe for it) and which local files it reads."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 _UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
 
@@ -29,3 +30,33 @@ def post_dir(out_dir: Path, post_id: str) -> Path:
 def image_cache_dir(out_dir: Path, post_id: str) -> Path:
     """The seed's image cache, `<out>/tmp/vid_img_cache_{post_id}`, with the post id made safe."""
     return out_dir / "tmp" / f"vid_img_cache_{safe_name(post_id)}"
+
+
+def is_url(source: str) -> bool:
+    """True for anything with a URL scheme (http(s) or not); a Windows drive letter is a path."""
+    try:
+        parts = urlsplit(source)
+    except ValueError:
+        return "://" in source  # a malformed URL is still a URL (and is refused as one), never a path
+    return len(parts.scheme) > 1 and ("://" in source or parts.scheme in ("data", "javascript", "file"))
+
+
+def local_path_refusal(base_dir: Path, raw: str) -> str | None:
+    """Why `raw` may not be read as a file of the post folder `base_dir`; None when it may.
+
+    Only paths relative to the post file that stay inside its folder after symlinks are resolved are allowed:
+    an absolute path, a network path (``//host/...``), ``~`` and a ``..`` or symlink escape are refused, so a
+    post file can never make the stage read (and upload to ComfyUI) a file from elsewhere on the machine.
+    """
+    if raw.startswith("~"):
+        return "a home-folder path ('~') is not allowed; use a path relative to the post file"
+    if raw.startswith(("/", "\\")) or Path(raw).is_absolute():
+        return "an absolute or network path is not allowed; use a path relative to the post file"
+    try:
+        base = base_dir.resolve()
+        resolved = (base / raw).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        return f"cannot be resolved ({type(exc).__name__})"
+    if not resolved.is_relative_to(base):
+        return f"resolves outside the post file's folder {base}"
+    return None

@@ -1,6 +1,7 @@
 """The post file: one post's script as JSON, loaded and checked with errors that name file, scene and field.
 
-Format (local image paths are relative to the post file; http(s) URLs are downloaded)::
+Format (local image paths are relative to the post file and must stay inside its folder; http(s) URLs are
+downloaded)::
 
     {"post_id": "...", "title": "...", "body_summary": "...", "mood": "daily",
      "scenes": [{"type": "img_text", "text_lines": ["...", {"text": "...", "audio": "a.wav"}],
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_worker.errors import PostFileError
+from ai_worker.pipeline.paths import is_url, local_path_refusal
 from ai_worker.pipeline.scene_director import IMAGE_SCENE_TYPES, SCENE_TYPES, SceneDecision, TextLine
 
 logger = logging.getLogger(__name__)
@@ -95,12 +97,61 @@ def parse_scene(path: Path, raw: object, index: int) -> SceneDecision:
     )
 
 
+def salvage_lines(raw: object) -> list[TextLine]:
+    """Every line that can be read from a scene the loader rejected: strings and ``{"text": str}`` objects as
+    they are, numbers as their text. What holds no words at all (null, a list, an object without text) is
+    nothing to keep."""
+    raw_lines = raw.get("text_lines") if isinstance(raw, dict) else None
+    if isinstance(raw_lines, str):
+        raw_lines = [raw_lines]  # one line written without its list
+    if not isinstance(raw_lines, list):
+        return []
+    lines: list[TextLine] = []
+    for item in raw_lines:
+        if isinstance(item, str):
+            lines.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("text"), str):
+            audio = item.get("audio")
+            lines.append({"text": item["text"], "audio": audio} if isinstance(audio, str) else {"text": item["text"]})
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            lines.append(str(item))
+    return lines
+
+
+def rejected_scene(path: Path, raw: object, error: PostFileError) -> tuple[SceneDecision | None, PostFileError]:
+    """A scene the loader could not take as written, kept as a text-only scene with every line it had (the
+    script's first promise: no line is lost; None when it had none), and its error saying what became of it."""
+    lines = salvage_lines(raw)
+    outcome = f"its {len(lines)} line(s) kept in a text-only scene" if lines else "it has no line to keep; left out"
+    told = PostFileError(path, f"{error.problem} ({outcome})", scene=error.scene, field=error.field)
+    if not lines:
+        return None, told
+    return SceneDecision(type="text_only", text_lines=lines, source_index=error.scene, input_error=str(told)), told
+
+
+def refuse_image_path(path: Path, scene: SceneDecision) -> PostFileError | None:
+    """A local image path that leaves the post file's folder is refused here, by name; the scene keeps its type
+    and lines and becomes text-to-video (Phase 4.5's fetcher refuses the same path again, so nothing reads it)."""
+    if scene.image_url is None or is_url(scene.image_url):
+        return None
+    refusal = local_path_refusal(path.parent, scene.image_url)
+    if refusal is None:
+        return None
+    error = PostFileError(
+        path, f"image path {scene.image_url!r} refused: {refusal} (the scene is text-to-video)",
+        scene=scene.source_index, field="image_url",
+    )
+    scene.input_error = str(error)
+    return error
+
+
 def load_post(path: Path) -> tuple[Post, list[PostFileError]]:
     """Load a post file.
 
     A file-level problem (missing, not JSON, bad top-level field) raises `PostFileError`. A bad scene does
-    not stop the others: it is left out and its error returned beside the post, so the caller can report
-    it and go on.
+    not stop the others, and loses no line: it becomes a text-only scene with the lines it had (its
+    `input_error` says why), and its error is returned beside the post, so the caller can report it and go on.
+    A local image path outside the post file's folder is such an error too (the scene becomes text-to-video).
     """
     if not path.exists():
         raise PostFileError(path, "file not found")
@@ -138,10 +189,19 @@ def load_post(path: Path) -> tuple[Post, list[PostFileError]]:
     errors: list[PostFileError] = []
     for index, raw in enumerate(raw_scenes):
         try:
-            scenes.append(parse_scene(path, raw, index))
+            scene = parse_scene(path, raw, index)
         except PostFileError as exc:
-            logger.warning("skipping scene: %s", exc)
-            errors.append(exc)
+            kept, told = rejected_scene(path, raw, exc)
+            logger.warning("%s", told)
+            errors.append(told)
+            if kept is not None:
+                scenes.append(kept)
+            continue
+        refused = refuse_image_path(path, scene)
+        if refused is not None:
+            logger.warning("%s", refused)
+            errors.append(refused)
+        scenes.append(scene)
     if not scenes:
         raise PostFileError(path, "no usable scene: " + "; ".join(str(e) for e in errors), field="scenes")
     post = Post(

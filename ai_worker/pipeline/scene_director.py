@@ -1,4 +1,4 @@
-"""Scenes as the pipeline passes them between phases (Phase 4 output), and Phase 4.5.
+"""Scenes as the pipeline passes them between phases (Phase 4 output). Phase 4.5 is in `video_modes`.
 
 `SceneDecision` carries the seed's scene fields and its five video fields, plus what this stage records
 about the image and the prompts so that the manifest can explain every decision.
@@ -6,15 +6,8 @@ about the image and the prompts so that the manifest can explain every decision.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeAlias
-
-if TYPE_CHECKING:
-    from config.settings import Settings
-
-logger = logging.getLogger(__name__)
+from typing import Literal, TypeAlias
 
 SceneType = Literal["text_only", "img_text", "img_only", "intro", "outro"]
 SCENE_TYPES: tuple[str, ...] = ("text_only", "img_text", "img_only", "intro", "outro")
@@ -55,51 +48,11 @@ class SceneDecision:
     source_index: int | None = None
     image_path: str | None = None
     """The scene's image on local disk (downloaded or local), set by Phase 4.5 even when the mode is t2v."""
+    input_error: str | None = None
+    """Why the post file's scene was not taken as written (an unknown type, a refused image path, ...); the
+    scene still carries every line it had, so nothing of the script is lost."""
 
     @property
     def text(self) -> str:
         """All the scene's words, one line per script line."""
         return "\n".join(line_text(line) for line in self.text_lines)
-
-
-async def assign_video_modes(
-    scenes: list[SceneDecision], *, post_id: str, settings: Settings, out_dir: Path, base_dir: Path
-) -> None:
-    """Phase 4.5: set each scene's `video_mode` (the seed's section 3).
-
-    ``text_only``, ``intro`` and ``outro`` are text-to-video. An image scene's image is fetched (URL, or a path
-    relative to `base_dir`, the post file's folder) and scored; it is image-to-video when the score reaches
-    VIDEO_I2V_THRESHOLD, the image is a photo and not wider than 3:1. The score, category and reasons are
-    recorded on the scene either way; a failed download records why and falls back to text-to-video.
-    Never raises for a bad image.
-    """
-    # Imported here: the video package builds on this module, so a module-level import would be circular.
-    from ai_worker.video.image_selection import apply_choice, choose_for_images
-
-    image_scenes = [s for s in scenes if s.type in IMAGE_SCENE_TYPES and s.image_url]
-    chosen = {id(s) for s in image_scenes}
-    for scene in scenes:
-        if id(scene) not in chosen:
-            scene.video_mode = "t2v"
-            scene.video_init_image = None
-            if scene.type in IMAGE_SCENE_TYPES:
-                scene.image_score = 0.0
-                scene.image_category = "unknown"
-                scene.image_reasons = ["no_image: the scene has no image_url"]
-    if not image_scenes:
-        return
-    choices = await choose_for_images(
-        [s.image_url or "" for s in image_scenes],
-        post_id=post_id,
-        settings=settings,
-        out_dir=out_dir,
-        base_dir=base_dir,
-    )
-    for scene, choice in zip(image_scenes, choices, strict=True):
-        apply_choice(scene, choice)
-    logger.info(
-        "post %s: %d of %d scenes image-to-video",
-        post_id,
-        sum(1 for s in scenes if s.video_mode == "i2v"),
-        len(scenes),
-    )

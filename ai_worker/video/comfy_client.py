@@ -57,7 +57,8 @@ from ai_worker.errors import (
 )
 from ai_worker.video import comfy_protocol as proto
 from ai_worker.video import workflows
-from ai_worker.video.comfy_outputs import fetch_output
+from ai_worker.video.comfy_http import request_bounded
+from ai_worker.video.comfy_outputs import DownloadLimits, fetch_output
 from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, ModelVariant, ProgressEvent
 from config.settings import Settings
 
@@ -176,12 +177,28 @@ class ComfyUIClient:
 
     async def health_check(self) -> bool:
         """GET /system_stats within COMFYUI_HEALTH_TIMEOUT. Never raises."""
+        problem = await self.health_problem()
+        if problem is not None:
+            logger.warning("ComfyUI at %s is not healthy: %s", self.name, problem)
+        return problem is None
+
+    async def health_problem(self) -> str | None:
+        """Why the server fails its health check (GET /system_stats within COMFYUI_HEALTH_TIMEOUT), in a few
+        words for the user; None when it passes. Never raises."""
+        timeout = self.settings.comfyui_health_timeout
         try:
-            response = await self._http.get("/system_stats", timeout=self.settings.comfyui_health_timeout)
-            return response.status_code == 200 and isinstance(response.json(), dict)
-        except (httpx.HTTPError, ValueError) as exc:
-            logger.warning("ComfyUI at %s is not healthy: %r", self.name, exc)
-            return False
+            async with asyncio.timeout(timeout):
+                body = await self._get_json("/system_stats")
+        except TimeoutError:
+            return f"no answer within {timeout:g} s"
+        except ComfyUIError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, httpx.HTTPError):
+                return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+            return str(exc).removeprefix(f"ComfyUI at {self.name}: ")
+        if not isinstance(body.get("system"), dict):
+            return "GET /system_stats answered, but not as ComfyUI does (no 'system')"
+        return None
 
     async def system_stats(self) -> dict[str, Any]:
         return await self._get_json("/system_stats")
@@ -501,8 +518,9 @@ class ComfyUIClient:
                 f"ComfyUI at {self.name}: prompt {prompt_id} succeeded but reported no video output",
                 server=self.name, prompt_id=prompt_id)
         dest = request.output_path if request.output_path.is_absolute() else self.output_dir / request.output_path
+        limits = DownloadLimits(self.settings.comfyui_download_max_bytes, self.settings.comfyui_download_deadline)
         await fetch_output(self._http, outputs[-1], dest, shared_dir=self.settings.comfyui_shared_output_dir,
-                           server=self.name, prompt_id=prompt_id)
+                           limits=limits, server=self.name, prompt_id=prompt_id)
         return ClipResult(path=dest, server=self.name, prompt_id=prompt_id)
 
     async def _upload_image(self, source: Path, width: int, height: int) -> str:
@@ -523,7 +541,9 @@ class ComfyUIClient:
 
     async def _request(self, method: str, path: str, *, check: bool = True, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._http.request(method, path, **kwargs)
+            response = await request_bounded(
+                self._http, method, path, limit=self.settings.comfyui_max_response_bytes, server=self.name, **kwargs
+            )
         except httpx.HTTPError as exc:
             raise ComfyUIConnectionError(f"ComfyUI at {self.name}: {method} {path} failed: {exc!r}",
                                          server=self.name) from exc

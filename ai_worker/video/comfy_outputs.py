@@ -14,6 +14,7 @@ import contextlib
 import logging
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,15 @@ from ai_worker.video.probe import validate_clip
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """How large a clip from GET /view may be, and how long its whole download may take (an endless or
+    trickling body is stopped by the deadline, which per-read timeouts never do)."""
+
+    max_bytes: int
+    deadline: float
 
 
 def _part_path(dest: Path) -> Path:
@@ -40,22 +50,47 @@ def shared_path(shared_dir: Path | None, output: OutputFile) -> Path | None:
 
 
 async def download_view(
-    http: httpx.AsyncClient, output: OutputFile, target: Path, *, server: str, prompt_id: str
+    http: httpx.AsyncClient, output: OutputFile, target: Path, *, limits: DownloadLimits, server: str, prompt_id: str
 ) -> None:
-    """Stream GET /view for `output` into `target`."""
+    """Stream GET /view for `output` into `target`, within `limits`."""
+    name = output.relative_path
     try:
-        async with http.stream("GET", "/view", params=output.view_params()) as response:
-            if response.status_code != 200:
-                raise InvalidOutputError(
-                    f"ComfyUI at {server}: GET /view for {output.relative_path} answered {response.status_code}",
-                    server=server, prompt_id=prompt_id)
-            with target.open("wb") as handle:
-                async for chunk in response.aiter_bytes(CHUNK_SIZE):
-                    handle.write(chunk)
+        async with asyncio.timeout(limits.deadline):
+            await _stream_view(http, output, target, limits.max_bytes, server=server, prompt_id=prompt_id)
+    except TimeoutError as exc:
+        raise ComfyUIConnectionError(
+            f"ComfyUI at {server}: downloading {name} took longer than {limits.deadline:g} s "
+            "(COMFYUI_DOWNLOAD_DEADLINE); stopped", server=server, prompt_id=prompt_id) from exc
     except httpx.HTTPError as exc:
         raise ComfyUIConnectionError(
-            f"ComfyUI at {server}: downloading {output.relative_path} failed: {exc!r}",
-            server=server, prompt_id=prompt_id) from exc
+            f"ComfyUI at {server}: downloading {name} failed: {exc!r}", server=server, prompt_id=prompt_id) from exc
+
+
+async def _stream_view(
+    http: httpx.AsyncClient, output: OutputFile, target: Path, max_bytes: int, *, server: str, prompt_id: str
+) -> None:
+    name = output.relative_path
+    async with http.stream("GET", "/view", params=output.view_params()) as response:
+        if response.status_code != 200:
+            raise InvalidOutputError(
+                f"ComfyUI at {server}: GET /view for {name} answered {response.status_code}",
+                server=server, prompt_id=prompt_id)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(name, max_bytes, server=server, prompt_id=prompt_id)
+        received = 0
+        with target.open("wb") as handle:
+            async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                received += len(chunk)
+                if received > max_bytes:
+                    raise _too_large(name, max_bytes, server=server, prompt_id=prompt_id)
+                handle.write(chunk)
+
+
+def _too_large(name: object, max_bytes: int, *, server: str, prompt_id: str) -> InvalidOutputError:
+    return InvalidOutputError(
+        f"ComfyUI at {server}: {name} is larger than {max_bytes} bytes (COMFYUI_DOWNLOAD_MAX_BYTES); refused",
+        server=server, prompt_id=prompt_id)
 
 
 async def validate_output(path: Path, *, server: str, prompt_id: str) -> None:
@@ -74,6 +109,7 @@ async def fetch_output(
     dest: Path,
     *,
     shared_dir: Path | None,
+    limits: DownloadLimits,
     server: str,
     prompt_id: str,
 ) -> str:
@@ -89,7 +125,7 @@ async def fetch_output(
             await asyncio.to_thread(shutil.copyfile, source, part)
             how = "shared"
         else:
-            await download_view(http, output, part, server=server, prompt_id=prompt_id)
+            await download_view(http, output, part, limits=limits, server=server, prompt_id=prompt_id)
             how = "view"
         await validate_output(part, server=server, prompt_id=prompt_id)
         part.replace(dest)

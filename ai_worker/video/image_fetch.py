@@ -1,7 +1,8 @@
 """Getting a scene's image onto local disk, safely: the widest door of the stage, since URLs come from strangers.
 
 A URL is downloaded into the seed's cache, ``<out>/tmp/vid_img_cache_{post_id}/vid_img_{hash}.{ext}``; a cached
-file is reused without a request. A local path (relative to the post file) is used in place.
+file is reused without a request. A local path (relative to the post file, and only inside its folder) is used
+in place. Hosts go on the wire IDNA-encoded (``image_urls.ascii_url``), so Korean domain names work.
 
 What a download must get past, each failure an `ImageError` whose message starts with a reason token:
 
@@ -41,7 +42,14 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from ai_worker.errors import ImageError
-from ai_worker.pipeline.paths import image_cache_dir
+from ai_worker.pipeline.paths import image_cache_dir, is_url, local_path_refusal
+from ai_worker.video.image_urls import (
+    address_refusal,
+    ascii_url,
+    host_matches,
+    image_request_headers,
+    warmup_headers,
+)
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -54,12 +62,6 @@ BACKOFF_SECONDS = 0.5
 CHUNK_SIZE = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-BROWSER_USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-)
-IMAGE_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
-PAGE_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 # Pillow format name -> file extension of the cached copy.
 _EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
@@ -86,12 +88,6 @@ class FetchedImage:
     """True when bytes came over the network in this call (False: cache hit or local file)."""
 
 
-def is_url(source: str) -> bool:
-    """True for anything with a URL scheme (http(s) or not); a Windows drive letter is a path."""
-    parts = urlsplit(source)
-    return len(parts.scheme) > 1 and ("://" in source or parts.scheme in ("data", "javascript", "file"))
-
-
 def cache_path_stem(out_dir: Path, post_id: str, url: str) -> Path:
     """The cached file's path without its extension (the extension comes from the detected format)."""
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
@@ -110,45 +106,6 @@ def find_cached(stem: Path) -> Path | None:
     return None
 
 
-def host_matches(host: str, suffixes: Iterable[str]) -> bool:
-    """True when `host` is one of `suffixes` or a subdomain of one."""
-    host = host.lower().rstrip(".")
-    for suffix in suffixes:
-        suffix = suffix.lower().strip(".")
-        if suffix and (host == suffix or host.endswith("." + suffix)):
-            return True
-    return False
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]/`` of a URL."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/"
-
-
-def address_refusal(address: str) -> str | None:
-    """Why an address may not be fetched from (None when it is a public unicast address)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return f"not an IP address: {address}"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for flag, name in (
-        (ip.is_loopback, "loopback"),
-        (ip.is_link_local, "link-local"),
-        (ip.is_unspecified, "unspecified"),
-        (ip.is_multicast, "multicast"),
-        (ip.is_private, "private"),
-        (ip.is_reserved, "reserved"),
-    ):
-        if flag:
-            return f"{name} address {ip}"
-    if not ip.is_global:
-        return f"non-public address {ip}"
-    return None
-
-
 async def system_resolve(host: str, port: int) -> list[str]:
     """Every address `host` resolves to (the event loop's resolver; no blocking call)."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -158,30 +115,6 @@ async def system_resolve(host: str, port: int) -> list[str]:
         if address not in addresses:
             addresses.append(address)
     return addresses
-
-
-def image_request_headers(url: str, settings: Settings) -> dict[str, str]:
-    """The headers of an image request: DCInside's browser-like set for its hosts, own origin as Referer else."""
-    host = urlsplit(url).hostname or ""
-    headers = {"User-Agent": BROWSER_USER_AGENT, "Accept": IMAGE_ACCEPT}
-    if host_matches(host, settings.image_referer_hosts):
-        headers.update(
-            {
-                "Referer": settings.image_referer,
-                "Accept-Language": "ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7",
-                "Sec-Fetch-Dest": "image",
-                "Sec-Fetch-Mode": "no-cors",
-                "Sec-Fetch-Site": "cross-site",
-            }
-        )
-    else:
-        headers["Referer"] = origin_of(url)
-    return headers
-
-
-def warmup_headers() -> dict[str, str]:
-    """The warm-up page request: a browser asking for a Korean page."""
-    return {"User-Agent": BROWSER_USER_AGENT, "Accept": PAGE_ACCEPT, "Accept-Language": "ko-KR,ko;q=0.9"}
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
@@ -300,15 +233,28 @@ class ImageFetcher:
     # --- public --------------------------------------------------------------------------------------------
 
     async def fetch(self, source: str) -> FetchedImage:
-        """The local file of `source` (a URL or a path relative to the post file); raises `ImageError`."""
-        source = source.strip()
+        """The local file of `source` (a URL or a path relative to the post file); raises `ImageError` only.
+
+        Whatever goes wrong with one image (a malformed URL, an unwritable cache, a surprise from a library)
+        is that image's `ImageError`, never an exception that would stop the other scenes of the post.
+        """
+        try:
+            return await self._fetch(source.strip())
+        except ImageError:
+            raise
+        except Exception as exc:
+            logger.debug("image %s: unexpected failure", source[:200], exc_info=True)
+            raise ImageError(f"image_failed: {type(exc).__name__}: {exc} ({source[:200]})") from exc
+
+    async def _fetch(self, source: str) -> FetchedImage:
         if not source:
             raise ImageError("empty image reference")
         if not is_url(source):
             return FetchedImage(source=source, path=self._local(source), downloaded=False)
-        scheme = urlsplit(source).scheme.lower()
+        scheme = source.split(":", 1)[0].lower()
         if scheme not in ("http", "https"):
             raise ImageError(f"unsupported_scheme: {scheme} ({source[:200]})")
+        url = ascii_url(source)
         stem = cache_path_stem(self._out_dir, self._post_id, source)
         lock = self._url_locks.setdefault(source, asyncio.Lock())
         async with lock:  # two scenes with one URL download it once
@@ -317,7 +263,7 @@ class ImageFetcher:
                 logger.debug("image %s: cached at %s", source, cached)
                 return FetchedImage(source=source, path=cached, downloaded=False)
             async with self._semaphore:
-                path = await self._download_with_retries(source, stem)
+                path = await self._download_with_retries(url, stem)
         return FetchedImage(source=source, path=path, downloaded=True)
 
     async def fetch_many(self, sources: Sequence[str]) -> list[FetchedImage | ImageError]:
@@ -334,13 +280,10 @@ class ImageFetcher:
     # --- local files -------------------------------------------------------------------------------------------
 
     def _local(self, source: str) -> Path:
-        path = Path(source).expanduser()
-        if not path.is_absolute():
-            path = self._base_dir / path
-        try:
-            resolved = path.resolve()
-        except (OSError, RuntimeError) as exc:
-            raise ImageError(f"local_file_unreadable: {source} ({type(exc).__name__})") from exc
+        refusal = local_path_refusal(self._base_dir, source)
+        if refusal is not None:
+            raise ImageError(f"local_path_refused: {source}: {refusal}")
+        resolved = (self._base_dir / source).resolve()
         if not resolved.exists():
             raise ImageError(f"local_file_missing: {source} (looked for {resolved})")
         if not resolved.is_file():
@@ -408,6 +351,7 @@ class ImageFetcher:
             url = self._settings.image_warmup_url
             assert self._client is not None
             try:
+                url = ascii_url(url)
                 await self._check_host(url)
                 self.requests_made += 1
                 response = await self._client.get(url, headers=warmup_headers())
@@ -433,7 +377,7 @@ class ImageFetcher:
                         location = response.headers.get("location")
                         if not location:
                             raise ImageError(f"bad_redirect: {response.status_code} without Location ({current[:200]})")
-                        current = urljoin(current, location)
+                        current = ascii_url(urljoin(current, location))
                         logger.debug("image %s: hop %d redirected to %s", url, hop + 1, current)
                         continue
                     return await self._save(response, current, stem)

@@ -6,8 +6,11 @@ capture (0.55..0.70), a flat meme (0.60..0.70) or a tiny thumbnail (up to 0.80) 
 * only the ``photo`` category is an image-to-video candidate (the seed: "그 외 → photo (I2V 후보)");
 * an image wider (or taller) than 3:1 is always text-to-video (the issue's rule).
 
-Any failure (download, safety, decode) makes that scene text-to-video with the reason recorded; nothing here
-raises for a bad image.
+Any failure (download, safety, decode, or an exception nobody expected from a corrupt file) makes that scene
+text-to-video with the reason recorded; nothing here raises for a bad image.
+
+The input is the images' references (strings) and the output one `ImageChoice` per image: this module knows
+nothing of scenes, so the pipeline's scene model can build on it without an import circle.
 """
 
 from __future__ import annotations
@@ -16,15 +19,12 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ai_worker.errors import ImageError
 from ai_worker.video.image_fetch import FetchedImage, ImageFetcher, Resolver, Sleep
 from ai_worker.video.image_filter import ImageSuitability, evaluate_image
 from config.settings import Settings
-
-if TYPE_CHECKING:
-    from ai_worker.pipeline.scene_director import SceneDecision
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,18 @@ def decide(result: ImageSuitability, threshold: float) -> ImageChoice:
 
 
 async def choose_for_image(fetcher: ImageFetcher, source: str, *, settings: Settings) -> ImageChoice:
-    """Fetch and score one image; never raises for a bad image or a failed download."""
+    """Fetch and score one image; never raises (except cancellation), whatever the image or the URL."""
+    try:
+        return await _choose(fetcher, source, settings)
+    except Exception as exc:
+        # The fetcher and the scorer each promise not to raise for a bad image; a corrupt file can still
+        # surprise a library (a TIFF whose IFD chain loops makes Pillow raise TypeError). One scene's image
+        # must never stop the post, so whatever escapes makes this scene text-to-video, with the reason.
+        logger.warning("image %s: %s: %s; the scene is text-to-video", source[:200], type(exc).__name__, exc)
+        return ImageChoice(mode="t2v", reasons=[f"image_failed: {type(exc).__name__}: {exc}"])
+
+
+async def _choose(fetcher: ImageFetcher, source: str, settings: Settings) -> ImageChoice:
     try:
         fetched: FetchedImage = await fetcher.fetch(source)
     except ImageError as exc:
@@ -91,13 +102,3 @@ async def choose_for_images(
         settings, out_dir=out_dir, post_id=post_id, base_dir=base_dir, resolve=resolve, sleep=sleep
     ) as fetcher:
         return list(await asyncio.gather(*(choose_for_image(fetcher, source, settings=settings) for source in sources)))
-
-
-def apply_choice(scene: SceneDecision, choice: ImageChoice) -> None:
-    """Write a decision into the scene's fields (the manifest reads them from there)."""
-    scene.video_mode = choice.mode
-    scene.video_init_image = str(choice.image_path) if choice.mode == "i2v" and choice.image_path else None
-    scene.image_path = str(choice.image_path) if choice.image_path is not None else None
-    scene.image_score = choice.score if choice.score is not None else 0.0
-    scene.image_category = choice.category or "unknown"
-    scene.image_reasons = list(choice.reasons)

@@ -450,6 +450,7 @@ class _PostRun:
             record.prompt = scene.video_prompt
             record.prompt_simple = scene.video_prompt_simple
             record.prompt_source = scene.prompt_source
+            record.input_error = scene.input_error
             record.merged_into = None
             record.merged_from = []
             records[index] = record

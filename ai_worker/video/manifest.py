@@ -91,6 +91,9 @@ class SceneRecord(BaseModel):
     next_rung: int = 0
     failure_kind: FailureKind | None = None
     skip_reason: str | None = None
+    # Why the post file's scene was not taken as written (unknown type, refused image path, ...); its lines
+    # are still all here.
+    input_error: str | None = None
 
 
 class FinalScene(BaseModel):

@@ -88,7 +88,7 @@ def test_backend_choice_is_said(small_env: Path) -> None:
     post = _post_file(small_env, [{"type": "text_only", "text_lines": ["하나"]}])
     code, output = _invoke("run", str(post), "--out", str(small_env / "out"), "--backend", "local")
     assert code == 0, output
-    assert "local backend chosen (--backend local)" in output
+    assert "local backend chosen (--backend local or VIDEO_BACKEND=local)" in output
 
 
 def test_bad_scenes_are_reported_and_the_rest_is_processed(small_env: Path) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from ai_worker.pipeline.scene_director import SceneDecision, assign_video_modes
+from ai_worker.pipeline.scene_director import SceneDecision
+from ai_worker.pipeline.video_modes import assign_video_modes
 from ai_worker.video.image_filter import ImageSuitability
 from ai_worker.video.image_selection import decide
 from config.settings import Settings
@@ -118,3 +120,35 @@ async def test_threshold_is_a_setting(tmp_path: Path) -> None:
 )
 def test_decide(result: ImageSuitability, mode: str) -> None:
     assert decide(result, 0.6).mode == mode
+
+
+def loop_ifd_tiff(path: Path) -> None:
+    """A TIFF that Pillow opens and verifies, but whose next-IFD pointer aims into its own first IFD: the
+    scorer's decode then raises TypeError ('Missing dimensions'), past every check a download makes."""
+    buffer = io.BytesIO()
+    photo_like(64, 64).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    (entries,) = struct.unpack_from("<H", data, 8)
+    struct.pack_into("<I", data, 10 + 12 * entries, 90)
+    path.write_bytes(bytes(data))
+
+
+async def test_one_bad_image_never_stops_the_post(tmp_path: Path) -> None:
+    loop_ifd_tiff(tmp_path / "corrupt.tif")
+    photo_like(1200, 900).save(tmp_path / "photo.jpg", quality=90)
+    scenes = [
+        SceneDecision(type="img_text", text_lines=["깨진 티프"], image_url="corrupt.tif"),
+        SceneDecision(type="img_text", text_lines=["잘못된 주소"], image_url="http://[::1/x.jpg"),
+        SceneDecision(type="img_text", text_lines=["남의 파일"], image_url="/etc/passwd"),
+        SceneDecision(type="img_text", text_lines=["사진"], image_url="photo.jpg"),
+    ]
+    await assign_video_modes(
+        scenes, post_id="p", settings=settings(image_allow_private_hosts=True), out_dir=tmp_path / "m",
+        base_dir=tmp_path,
+    )
+    corrupt, malformed, passwd, photo = scenes
+    assert corrupt.video_mode == "t2v" and corrupt.image_reasons == ["image_failed: TypeError: Missing dimensions"]
+    assert malformed.video_mode == "t2v" and malformed.image_reasons[0].startswith("download_failed: bad_url")
+    assert passwd.video_mode == "t2v" and passwd.image_reasons[0].startswith("download_failed: local_path_refused")
+    assert passwd.image_path is None
+    assert photo.video_mode == "i2v"

@@ -78,21 +78,66 @@ def test_file_level_errors_name_the_field(tmp_path: Path, data: object, pattern:
         load_post(_write(tmp_path, data))
 
 
-def test_one_bad_scene_does_not_stop_the_others(tmp_path: Path) -> None:
+def test_one_bad_scene_does_not_stop_the_others_and_loses_no_line(tmp_path: Path) -> None:
     scenes = [
         {"type": "intro", "text_lines": ["안녕"]},
-        {"type": "slideshow", "text_lines": ["?"]},
+        {"type": "slideshow", "text_lines": ["?", {"text": "슬라이드", "audio": "s.wav"}]},
         {"type": "img_text", "text_lines": ["이미지 없음"]},
-        {"type": "text_only", "text_lines": [42]},
+        {"type": "text_only", "text_lines": [42, "다음 줄", None]},
+        {"type": "bogus"},
+        {"type": "text_only", "text_lines": "목록이 아닌 한 줄"},
         {"type": "outro", "text_lines": ["끝"]},
     ]
     post, errors = load_post(_write(tmp_path, _post(scenes=scenes)))
-    assert [s.type for s in post.scenes] == ["intro", "outro"]
-    assert [s.source_index for s in post.scenes] == [0, 4]
+    assert [s.type for s in post.scenes] == ["intro", "text_only", "text_only", "text_only", "text_only", "outro"]
+    assert [s.source_index for s in post.scenes] == [0, 1, 2, 3, 5, 6]
+    assert [s.text_lines for s in post.scenes[1:5]] == [
+        ["?", {"text": "슬라이드", "audio": "s.wav"}], ["이미지 없음"], ["42", "다음 줄"], ["목록이 아닌 한 줄"]
+    ]
     messages = [str(e) for e in errors]
     assert "scene 1, field 'type': unknown scene type 'slideshow'" in messages[0]
+    assert messages[0].endswith("(its 2 line(s) kept in a text-only scene)")
     assert "scene 2, field 'image_url'" in messages[1]
     assert "scene 3, field 'text_lines[0]'" in messages[2]
+    assert "scene 4, field 'type'" in messages[3] and messages[3].endswith("left out)")
+    assert "scene 5, field 'text_lines': must be a list" in messages[4]
+    assert [s.input_error for s in post.scenes] == [None, messages[0], messages[1], messages[2], messages[4], None]
+
+
+@pytest.mark.parametrize(
+    ("image_url", "why"),
+    [
+        ("/etc/passwd", "absolute"),
+        ("//host/share/a.jpg", "network"),
+        ("~/photo.jpg", "home-folder"),
+        ("../photo.jpg", "outside the post file's folder"),
+        ("img/../../photo.jpg", "outside the post file's folder"),
+        ("img/link.jpg", "outside the post file's folder"),
+    ],
+)
+def test_image_paths_outside_the_post_folder_are_refused_by_name(tmp_path: Path, image_url: str, why: str) -> None:
+    folder = tmp_path / "post"
+    (folder / "img").mkdir(parents=True)
+    (tmp_path / "photo.jpg").write_bytes(b"not read")
+    (folder / "img" / "link.jpg").symlink_to(tmp_path / "photo.jpg")
+    scenes = [{"type": "img_text", "text_lines": ["사진 설명"], "image_url": image_url}]
+    path = folder / "post.json"
+    path.write_text(json.dumps(_post(scenes=scenes), ensure_ascii=False), encoding="utf-8")
+    post, errors = load_post(path)
+    (error,) = errors
+    message = str(error)
+    assert "\n" not in message and f"scene 0, field 'image_url': image path {image_url!r} refused" in message
+    assert why in message and "text-to-video" in message
+    (scene,) = post.scenes
+    assert scene.type == "img_text" and scene.text_lines == ["사진 설명"] and scene.input_error == message
+
+
+def test_image_paths_inside_the_post_folder_are_accepted(tmp_path: Path) -> None:
+    scenes = [{"type": "img_text", "text_lines": ["a"], "image_url": "img/./a.jpg"},
+              {"type": "img_only", "text_lines": ["b"], "image_url": "img/sub/../b.jpg"},
+              {"type": "img_only", "text_lines": ["c"], "image_url": "https://example.com/c.jpg"}]
+    post, errors = load_post(_write(tmp_path, _post(scenes=scenes)))
+    assert errors == [] and all(s.input_error is None for s in post.scenes)
 
 
 def test_all_scenes_bad_is_a_file_error(tmp_path: Path) -> None:

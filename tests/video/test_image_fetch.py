@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from ai_worker.errors import ImageError
-from ai_worker.video.image_fetch import ImageFetcher, address_refusal, image_request_headers
+from ai_worker.video.image_fetch import ImageFetcher
+from ai_worker.video.image_urls import address_refusal, ascii_url, image_request_headers
 from config.settings import Settings
 from tests.fakes.images import photo_like
 
@@ -331,3 +332,64 @@ async def test_local_paths_relative_to_the_post(tmp_path: Path) -> None:
         assert not got.downloaded
         with pytest.raises(ImageError, match="local_file_missing"):
             await f.fetch("images/none.png")
+
+
+async def test_hangul_domain_is_fetched_by_its_idna_name(server: Server, tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    async def korean_dns(host: str, port: int) -> list[str]:
+        asked.append(host)
+        if host == "xn--vf4bi0o.xn--3e0b707e":  # 사진.한국
+            return ["127.0.0.1"]
+        raise OSError(f"no such host {host}")
+
+    settings = make_settings()
+    async with ImageFetcher(
+        settings, out_dir=tmp_path / "media", post_id="p", base_dir=tmp_path, resolve=korean_dns, sleep=no_sleep
+    ) as f:
+        got = await f.fetch(server.url("/good.jpg", host="사진.한국"))
+    assert got.downloaded and got.path.is_file()
+    assert asked == ["xn--vf4bi0o.xn--3e0b707e"]
+    headers = image_request_headers(ascii_url(server.url("/a.jpg", host="사진.한국")), settings)
+    assert headers["Referer"] == f"http://xn--vf4bi0o.xn--3e0b707e:{server.port}/"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/x.jpg",  # urlsplit: ValueError
+        "http://exa mple.com/x.jpg",
+        "http://xn--/a.jpg",  # httpx: IDNAError
+        "http://a..b/x.jpg",
+        "http://\udcff.com/x.jpg",  # a lone surrogate from a badly decoded page
+        "http://host:99999/x.jpg",
+        "https:///no-host.jpg",
+    ],
+)
+async def test_a_malformed_url_is_an_image_error(tmp_path: Path, url: str) -> None:
+    async with fetcher(tmp_path) as f:
+        with pytest.raises(ImageError, match="bad_url"):
+            await f.fetch(url)
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("/etc/passwd", "absolute"),
+        ("//host/share/a.png", "network"),
+        ("~/a.png", "home-folder"),
+        ("../outside.png", "outside"),
+        ("images/../../outside.png", "outside"),
+        ("images/link.png", "outside"),  # a symlink out of the folder
+    ],
+)
+async def test_local_paths_outside_the_post_folder_are_refused(tmp_path: Path, source: str, why: str) -> None:
+    post_folder = tmp_path / "post"
+    (post_folder / "images").mkdir(parents=True)
+    photo_like(64, 64).save(tmp_path / "outside.png")
+    (post_folder / "images" / "link.png").symlink_to(tmp_path / "outside.png")
+    async with ImageFetcher(
+        make_settings(), out_dir=tmp_path / "media", post_id="p", base_dir=post_folder, resolve=fake_dns
+    ) as f:
+        with pytest.raises(ImageError, match=f"local_path_refused: .*{why}"):
+            await f.fetch(source)

@@ -1,0 +1,54 @@
+"""What `run` checks before any work (the output folder) and after it (did any clip come out), with exit codes.
+
+Exit codes: 0 done; 1 an unexpected error of the stage; 2 bad input (post file, settings, output folder);
+3 no clip could be made (no healthy ComfyUI server for ``--backend comfyui``, or every scene that asked for a
+clip failed); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ai_worker.pipeline.content_processor import VideoStageResult
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_CLIPS = 3
+EXIT_INTERRUPTED = 130
+
+
+def output_folder_problem(out: Path) -> str | None:
+    """Why the stage could not write under `out` (one line), found by trying; None when it can.
+
+    The folder is created if missing (the run would create it anyway) and a probe file is written and removed,
+    because permission bits alone do not tell (a read-only mount, an ACL, another user's folder).
+    """
+    if out.exists() and not out.is_dir():
+        return f"--out {out}: exists and is not a folder"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".wagglebot-write-check-", dir=out)
+        os.close(handle)
+        Path(probe).unlink()
+    except OSError as exc:
+        return f"--out {out}: cannot write there ({exc.strerror or type(exc).__name__})"
+    return None
+
+
+def no_clip_reason(result: VideoStageResult, *, max_clips: int) -> str | None:
+    """One line when scenes asked for a clip and not one got it; None when a clip was made or none was asked.
+
+    A scene asks for a clip when Phase 4.5 gave it a mode and Phase 6 a prompt, up to VIDEO_MAX_CLIPS_PER_POST
+    of them; a scene the manager skipped because the backend was down asked all the same.
+    """
+    if any(r.success for r in result.results):
+        return None
+    asking = [i for i, s in enumerate(result.scenes) if s.video_mode and (s.video_prompt or "").strip()]
+    asking = asking[:max_clips]
+    if not asking or not result.results:
+        return None
+    why = next((r.failure_reason for r in result.results if r.failure_reason), None)
+    why = why or f"no clip attempted on {result.backend or 'the backend'}; see {result.manifest_path}"
+    return f"no clip was made: {len(asking)} scene(s) asked for one and none got it ({why})"
