@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ai_worker.cli.cmd_preview import finish_run
 from ai_worker.cli.console import make_console, setup_logging
 from ai_worker.errors import InputError, PostFileError, WaggleVideoError
 from ai_worker.pipeline.content_processor import BackendChoice, VideoStageResult, process_post
@@ -119,7 +121,9 @@ def run(
     ] = None,
     backend: Annotated[Backend, typer.Option(help="auto: ComfyUI if healthy, else local.")] = Backend.auto,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
+    preview: Annotated[bool, typer.Option("--preview", help="Also make preview.mp4 in the post's folder.")] = False,
 ) -> None:
+    run_started_at = time.time()
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     try:
@@ -149,3 +153,4 @@ def run(
         raise _fail(console, str(exc), 1) from exc
     console.print(summary_table(result))
     console.print(f"manifest: {result.manifest_path}", soft_wrap=True)
+    finish_run(console, result.output_dir, settings, run_started_at=run_started_at, preview=preview)

@@ -2,6 +2,11 @@
 
 A scene is keyed by a fingerprint of its content and of the settings that shape its clip, not by its
 index, so a re-run can reuse finished clips and re-attach to prompts still running on a server.
+
+On disk (version 2) every path is relative to the manifest's folder and every time is ISO 8601 (UTC), so the
+folder can be moved or read from another machine; in memory paths are as the stage uses them (absolute, or
+relative to the working directory) and times are Unix seconds. Version 1 files (paths as written, times as
+numbers) still load.
 """
 
 from __future__ import annotations
@@ -12,17 +17,50 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
 
 from ai_worker.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+PATH_PARAM_KEYS = ("init_image",)
+"""Attempt parameters that hold a file path (made relative on disk like every other path)."""
+
+
+def _from_iso(value: object) -> object:
+    """Accept ISO 8601 text (version 2) as well as Unix seconds (version 1)."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value  # let pydantic report it as not a number
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    return value
+
+
+def iso_time(seconds: float) -> str:
+    """Unix seconds as ISO 8601 in UTC, to the millisecond."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+Timestamp = Annotated[
+    float, BeforeValidator(_from_iso), PlainSerializer(iso_time, return_type=str, when_used="json")
+]
+"""Unix seconds in memory, ISO 8601 in JSON."""
+OptionalTimestamp = Annotated[
+    float | None,
+    BeforeValidator(_from_iso),
+    PlainSerializer(lambda v: None if v is None else iso_time(v), return_type=str | None, when_used="json"),
+]
 
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
 FailureKind = Literal["exhausted", "fatal", "unavailable"]
@@ -38,7 +76,7 @@ class AttemptRecord(BaseModel):
     seed: int | None = None
     server: str | None = None
     prompt_id: str | None = None
-    started_at: float = Field(default_factory=time.time)
+    started_at: Timestamp = Field(default_factory=time.time)
     duration_s: float | None = None
     error: str | None = None
     error_type: str | None = None
@@ -101,6 +139,25 @@ class FinalScene(BaseModel):
     type: str = "text_only"
 
 
+class ManifestSummary(BaseModel):
+    """The counts the report shows, for the last run (written when a run finishes)."""
+
+    scenes: int = 0
+    made: int = 0
+    """Clips made by the last run."""
+    reused: int = 0
+    """Clips kept from an earlier run (still valid, not made again)."""
+    failed: int = 0
+    merged: int = 0
+    """Failed scenes whose lines moved to a neighbour."""
+    skipped: int = 0
+    """Scenes that stay static (no clip attempted)."""
+    final_scenes: int = 0
+    run_started_at: OptionalTimestamp = None
+    run_finished_at: OptionalTimestamp = None
+    run_seconds: float | None = None
+
+
 class Manifest(BaseModel):
     """The whole post."""
 
@@ -110,12 +167,13 @@ class Manifest(BaseModel):
     mood: str = "daily"
     backend: str | None = None
     backend_reason: str | None = None
-    created_at: float = Field(default_factory=time.time)
-    updated_at: float = Field(default_factory=time.time)
+    created_at: Timestamp = Field(default_factory=time.time)
+    updated_at: Timestamp = Field(default_factory=time.time)
     scenes: list[SceneRecord] = Field(default_factory=list)
     input_errors: list[str] = Field(default_factory=list)
     final_scenes: list[FinalScene] = Field(default_factory=list)
     settings_fingerprint: str | None = None
+    summary: ManifestSummary | None = None
 
     def by_fingerprint(self) -> dict[str, SceneRecord]:
         return {scene.fingerprint: scene for scene in self.scenes}
@@ -142,21 +200,126 @@ def write_json_atomic(path: Path, data: str) -> None:
             tmp.unlink()
 
 
+def summarize(manifest: Manifest, *, run_started_at: float | None, run_finished_at: float | None) -> ManifestSummary:
+    """The report's counts. A done scene counts as reused when none of its successful attempts started
+    during this run (it was made by an earlier one); without a run start every done scene counts as made."""
+    made = reused = 0
+    for scene in manifest.scenes:
+        if scene.status != "done":
+            continue
+        ok = [a.started_at for a in scene.attempts if a.ok]
+        if run_started_at is not None and (not ok or max(ok) < run_started_at):
+            reused += 1
+        else:
+            made += 1
+    seconds = None
+    if run_started_at is not None and run_finished_at is not None:
+        seconds = round(max(0.0, run_finished_at - run_started_at), 3)
+    return ManifestSummary(
+        scenes=len(manifest.scenes),
+        made=made,
+        reused=reused,
+        failed=sum(1 for s in manifest.scenes if s.status == "failed"),
+        merged=sum(1 for s in manifest.scenes if s.merged_into is not None),
+        skipped=sum(1 for s in manifest.scenes if s.status == "skipped"),
+        final_scenes=len(manifest.final_scenes),
+        run_started_at=run_started_at,
+        run_finished_at=run_finished_at,
+        run_seconds=seconds,
+    )
+
+
+# --- paths on disk -----------------------------------------------------------------------------------------
+
+
+def relative_to_folder(path: str, folder: Path) -> str:
+    """`path` (absolute, or relative to the working directory) relative to `folder`, POSIX-style; absolute
+    when no relative path exists (another drive)."""
+    try:
+        return Path(os.path.relpath(Path(path).absolute(), folder.absolute())).as_posix()
+    except ValueError:
+        return str(Path(path).absolute())
+
+
+def resolve_in_folder(path: str, folder: Path) -> str:
+    """The inverse of `relative_to_folder`: a relative path read from disk, as the stage uses it."""
+    if Path(path).is_absolute():
+        return path
+    return os.path.normpath(folder / path)
+
+
+def _convert_lines(lines: object, convert: Callable[[str], str]) -> None:
+    if not isinstance(lines, list):
+        return
+    for line in lines:
+        if isinstance(line, dict) and isinstance(line.get("audio"), str):
+            line["audio"] = convert(line["audio"])
+
+
+def _convert_params(params: object, convert: Callable[[str], str]) -> None:
+    if isinstance(params, dict):
+        for key in PATH_PARAM_KEYS:
+            if isinstance(params.get(key), str):
+                params[key] = convert(params[key])
+
+
+def convert_paths(data: dict[str, Any], convert: Callable[[str], str]) -> dict[str, Any]:
+    """Apply `convert` to every file path of a manifest in its JSON form (in place; returns `data`)."""
+    for scene in data.get("scenes") or []:
+        if not isinstance(scene, dict):
+            continue
+        for key in ("clip_path", "image_path"):
+            if isinstance(scene.get(key), str):
+                scene[key] = convert(scene[key])
+        _convert_lines(scene.get("text_lines"), convert)
+        for attempt in scene.get("attempts") or []:
+            if isinstance(attempt, dict):
+                _convert_params(attempt.get("params"), convert)
+        pending = scene.get("pending")
+        if isinstance(pending, dict):
+            _convert_params(pending.get("params"), convert)
+    for final in data.get("final_scenes") or []:
+        if isinstance(final, dict):
+            if isinstance(final.get("clip_path"), str):
+                final["clip_path"] = convert(final["clip_path"])
+            _convert_lines(final.get("text_lines"), convert)
+    return data
+
+
 class ManifestStore:
     """Reads and writes one post's manifest file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
     def load(self) -> Manifest | None:
         """The manifest on disk, or None when there is none. A corrupt file is an `InputError`."""
         if not self.path.exists():
             return None
         try:
-            return Manifest.model_validate_json(self.path.read_text(encoding="utf-8"))
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"top level is {type(data).__name__}, not an object")
+            version = data.get("version", 1)
+            if isinstance(version, int) and version >= 2:
+                convert_paths(data, lambda p: resolve_in_folder(p, self.folder))
+            manifest = Manifest.model_validate(data)
         except (ValidationError, ValueError) as exc:
             raise InputError(f"{self.path}: not a readable manifest ({exc.__class__.__name__}: {exc})") from exc
+        manifest.version = MANIFEST_VERSION
+        return manifest
+
+    def dumps(self, manifest: Manifest) -> str:
+        """The manifest as written to disk: paths relative to its folder, times ISO 8601."""
+        data = manifest.model_dump(mode="json")
+        data["version"] = MANIFEST_VERSION
+        convert_paths(data, lambda p: relative_to_folder(p, self.folder))
+        return json.dumps(data, ensure_ascii=False, indent=2)
 
     def save(self, manifest: Manifest) -> None:
         manifest.updated_at = time.time()
-        write_json_atomic(self.path, manifest.model_dump_json(indent=2))
+        write_json_atomic(self.path, self.dumps(manifest))
