@@ -20,9 +20,9 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_serializer, field_validator
 
 from ai_worker.errors import InputError
 
@@ -52,15 +52,9 @@ def iso_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
 
 
-Timestamp = Annotated[
-    float, BeforeValidator(_from_iso), PlainSerializer(iso_time, return_type=str, when_used="json")
-]
-"""Unix seconds in memory, ISO 8601 in JSON."""
-OptionalTimestamp = Annotated[
-    float | None,
-    BeforeValidator(_from_iso),
-    PlainSerializer(lambda v: None if v is None else iso_time(v), return_type=str | None, when_used="json"),
-]
+def _to_iso(value: float | None) -> str | None:
+    return None if value is None else iso_time(value)
+
 
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
 FailureKind = Literal["exhausted", "fatal", "unavailable"]
@@ -76,7 +70,7 @@ class AttemptRecord(BaseModel):
     seed: int | None = None
     server: str | None = None
     prompt_id: str | None = None
-    started_at: Timestamp = Field(default_factory=time.time)
+    started_at: float = Field(default_factory=time.time)
     duration_s: float | None = None
     error: str | None = None
     error_type: str | None = None
@@ -86,6 +80,15 @@ class AttemptRecord(BaseModel):
     label: str | None = None
     action: str | None = None
     reattached: bool = False
+
+    @field_validator("started_at", mode="before")
+    @classmethod
+    def _times_in(cls, value: object) -> object:
+        return _from_iso(value)
+
+    @field_serializer("started_at", when_used="json")
+    def _times_out(self, value: float | None) -> str | None:
+        return _to_iso(value)
 
     @property
     def ok(self) -> bool:
@@ -153,9 +156,18 @@ class ManifestSummary(BaseModel):
     skipped: int = 0
     """Scenes that stay static (no clip attempted)."""
     final_scenes: int = 0
-    run_started_at: OptionalTimestamp = None
-    run_finished_at: OptionalTimestamp = None
+    run_started_at: float | None = None
+    run_finished_at: float | None = None
     run_seconds: float | None = None
+
+    @field_validator("run_started_at", "run_finished_at", mode="before")
+    @classmethod
+    def _times_in(cls, value: object) -> object:
+        return _from_iso(value)
+
+    @field_serializer("run_started_at", "run_finished_at", when_used="json")
+    def _times_out(self, value: float | None) -> str | None:
+        return _to_iso(value)
 
 
 class Manifest(BaseModel):
@@ -167,13 +179,22 @@ class Manifest(BaseModel):
     mood: str = "daily"
     backend: str | None = None
     backend_reason: str | None = None
-    created_at: Timestamp = Field(default_factory=time.time)
-    updated_at: Timestamp = Field(default_factory=time.time)
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
     scenes: list[SceneRecord] = Field(default_factory=list)
     input_errors: list[str] = Field(default_factory=list)
     final_scenes: list[FinalScene] = Field(default_factory=list)
     settings_fingerprint: str | None = None
     summary: ManifestSummary | None = None
+
+    @field_validator("created_at", "updated_at", mode="before")
+    @classmethod
+    def _times_in(cls, value: object) -> object:
+        return _from_iso(value)
+
+    @field_serializer("created_at", "updated_at", when_used="json")
+    def _times_out(self, value: float | None) -> str | None:
+        return _to_iso(value)
 
     def by_fingerprint(self) -> dict[str, SceneRecord]:
         return {scene.fingerprint: scene for scene in self.scenes}
@@ -232,20 +253,39 @@ def summarize(manifest: Manifest, *, run_started_at: float | None, run_finished_
 # --- paths on disk -----------------------------------------------------------------------------------------
 
 
+def _collapse(path: Path) -> Path:
+    """`path` with "." and "name/.." removed lexically (symlinks are not followed: the folder may be moved)."""
+    parts: list[str] = []
+    for part in path.parts:
+        if part == ".":
+            continue
+        if part == ".." and parts and parts[-1] != ".." and parts[-1] != path.anchor:
+            parts.pop()
+        else:
+            parts.append(part)
+    return Path(*parts) if parts else Path()
+
+
 def relative_to_folder(path: str, folder: Path) -> str:
-    """`path` (absolute, or relative to the working directory) relative to `folder`, POSIX-style; absolute
-    when no relative path exists (another drive)."""
-    try:
-        return Path(os.path.relpath(Path(path).absolute(), folder.absolute())).as_posix()
-    except ValueError:
-        return str(Path(path).absolute())
+    """`path` (absolute, or relative to the working directory) relative to `folder`, POSIX-style, stepping up
+    with ".." where needed; absolute when no relative path exists (another drive)."""
+    target, start = _collapse(Path(path).absolute()), _collapse(folder.absolute())
+    if target.anchor != start.anchor:
+        return str(target)
+    common = 0
+    for a, b in zip(target.parts, start.parts, strict=False):
+        if a != b:
+            break
+        common += 1
+    steps = [".."] * (len(start.parts) - common) + list(target.parts[common:])
+    return Path(*steps).as_posix() if steps else "."
 
 
 def resolve_in_folder(path: str, folder: Path) -> str:
     """The inverse of `relative_to_folder`: a relative path read from disk, as the stage uses it."""
     if Path(path).is_absolute():
         return path
-    return os.path.normpath(folder / path)
+    return str(_collapse(folder / path))
 
 
 def _convert_lines(lines: object, convert: Callable[[str], str]) -> None:

@@ -171,7 +171,7 @@ def write_index(out_dir: Path, post_dirs: Sequence[Path], *, font: Path | None =
     """Write `out_dir/index.html` linking every post's report (a batch run calls it once at the end)."""
     rows: list[IndexRow] = []
     for folder in post_dirs:
-        href = Path(os.path.relpath(folder / REPORT_NAME, out_dir)).as_posix()
+        href = relative_to_folder(str(folder / REPORT_NAME), out_dir)
         try:
             manifest = ManifestStore(folder / MANIFEST_NAME).load()
         except InputError as exc:

@@ -19,7 +19,7 @@ FONT_STACK = (
 )
 CSS = """
 :root { color-scheme: light; }
-body { font-family: %FONT%; margin: 0; background: #f4f5f7; color: #1d2330; line-height: 1.5; }
+body { font-family: """ + FONT_STACK + """; margin: 0; background: #f4f5f7; color: #1d2330; line-height: 1.5; }
 header, section { max-width: 1180px; margin: 0 auto; padding: 16px 24px; }
 header h1 { margin: 8px 0 4px; font-size: 1.6rem; }
 .meta { color: #4a5468; margin: 2px 0; }
@@ -48,7 +48,7 @@ th { background: #f0f2f6; }
 td.error { color: #b3261e; overflow-wrap: anywhere; }
 ol.lines { margin: 0; padding-left: 20px; }
 .posts td a { font-weight: 600; }
-""".replace("%FONT%", FONT_STACK)
+"""
 
 
 def e(value: object) -> str:
