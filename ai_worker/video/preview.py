@@ -98,9 +98,16 @@ class PreviewBuilder:
     """Builds one post's preview; one instance per build."""
 
     def __init__(
-        self, folder: Path, settings: Settings, styles: VideoStyles, on_progress: ProgressCallback | None = None
+        self,
+        folder: Path,
+        settings: Settings,
+        styles: VideoStyles,
+        on_progress: ProgressCallback | None = None,
+        *,
+        subtitles: bool = True,
     ) -> None:
         self.folder = folder
+        self.subtitles = subtitles
         self.settings = settings
         self.styles = styles
         self.on_progress = on_progress
@@ -225,7 +232,7 @@ class PreviewBuilder:
         return Segment(part, scene.frames), "fitted"
 
     def _subtitles(self, scene: PlannedScene) -> list[Overlay]:
-        if self.font is None:
+        if self.font is None or not self.subtitles:
             return []
         band = self.layout.subtitle
         size = max(16, round(self.layout.height * 0.032))
@@ -305,7 +312,12 @@ class PreviewBuilder:
 
 
 async def build_preview(
-    folder: Path, settings: Settings, styles: VideoStyles, *, on_progress: ProgressCallback | None = None
+    folder: Path,
+    settings: Settings,
+    styles: VideoStyles,
+    *,
+    on_progress: ProgressCallback | None = None,
+    subtitles: bool = True,
 ) -> PreviewResult:
     """Build `folder/preview.mp4` from `folder/manifest.json` (see the module's docstring)."""
-    return await PreviewBuilder(folder, settings, styles, on_progress).build()
+    return await PreviewBuilder(folder, settings, styles, on_progress, subtitles=subtitles).build()

@@ -37,7 +37,8 @@ header h1 { margin: 8px 0 4px; font-size: 1.6rem; }
 .thumbs { display: flex; gap: 8px; flex-wrap: wrap; margin: 8px 0; }
 .thumbs figure { margin: 0; } .thumbs img { width: 240px; height: auto; border-radius: 6px; display: block; }
 .thumbs figcaption, .muted { color: #6b7385; font-size: .85rem; }
-.noclip { width: 100%; padding: 18px; border: 2px dashed #c9ced8; border-radius: 8px; color: #4a5468; }
+.noclip { box-sizing: border-box; width: 100%; padding: 18px; border: 2px dashed #c9ced8; border-radius: 8px;
+          color: #4a5468; }
 .noclip.problem { border-color: #b3261e; color: #b3261e; }
 dl { display: grid; grid-template-columns: 170px 1fr; gap: 4px 12px; margin: 8px 0; }
 dt { color: #4a5468; font-weight: 600; } dd { margin: 0; overflow-wrap: anywhere; }
@@ -138,7 +139,7 @@ def _lines(record: SceneRecord) -> str:
             items.append(f"<li>{e(line)}</li>")
         else:
             audio = line.get("audio")
-            tail = f' <span class="muted">🔊 {e(audio.rsplit("/", 1)[-1])}</span>' if audio else ""
+            tail = f' <span class="muted">(audio {e(audio.rsplit("/", 1)[-1])})</span>' if audio else ""
             items.append(f"<li>{e(line.get('text', ''))}{tail}</li>")
     return f"<ol class=\"lines\">{''.join(items)}</ol>" if items else '<span class="muted">no lines</span>'
 
