@@ -54,7 +54,7 @@ def finish_run(console: Console, folder: Path, settings: Settings, *, run_starte
     try:
         record_run_summary(folder, run_started_at=run_started_at)
         asyncio.run(_preview_and_report(folder, settings, console, preview=preview))
-    except WaggleVideoError as exc:
+    except (WaggleVideoError, OSError) as exc:
         console.print(f"[red]report/preview:[/] {escape(str(exc))}", soft_wrap=True)
 
 
@@ -78,7 +78,7 @@ def preview(
     except InputError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
-    except WaggleVideoError as exc:
+    except (WaggleVideoError, OSError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from exc
     console.print(f"done in {time.monotonic() - started:.1f} s")

@@ -3,45 +3,26 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from ai_worker.cli.app import build_app
 from ai_worker.video.manifest import ManifestStore
 from ai_worker.video.probe import probe_clip
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "posts"
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.cli.test_run import EXAMPLES, _invoke, small_env
 
 
 @pytest.fixture
-def small_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name, value in {"VIDEO_RESOLUTION": "256x160", "VIDEO_NUM_FRAMES": "17", "VIDEO_FPS": "12",
-                        "PREVIEW_SIZE": "270x480", "COMFYUI_URL": f"http://127.0.0.1:{_closed_port()}",
-                        "OLLAMA_HOST": f"http://127.0.0.1:{_closed_port()}"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("VIDEO_BACKEND", raising=False)
-    return tmp_path
+def preview_env(small_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`run`'s small test environment, with a small preview canvas."""
+    monkeypatch.setenv("PREVIEW_SIZE", "270x480")
+    return small_env
 
 
-def _invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(build_app(), list(args))
-    return result.exit_code, result.output
-
-
-def test_run_writes_a_report_and_with_preview_a_preview_and_counts_reuse(small_env: Path) -> None:
+def test_run_writes_a_report_and_with_preview_a_preview_and_counts_reuse(preview_env: Path) -> None:
     example = EXAMPLES / "rainy_commute.json"
     post_id = json.loads(example.read_text(encoding="utf-8"))["post_id"]
-    out = small_env / "out"
+    out = preview_env / "out"
     code, output = _invoke("run", str(example), "--out", str(out), "--backend", "local")
     assert code == 0, output
     folder = out / post_id
@@ -63,14 +44,17 @@ def test_run_writes_a_report_and_with_preview_a_preview_and_counts_reuse(small_e
     assert f"<b>{len(again.scenes)}</b>reused" in page
 
 
-def test_preview_command_on_a_folder_and_on_a_wrong_one(small_env: Path) -> None:
-    code, output = _invoke("preview", str(small_env / "nowhere"))
+def test_preview_command_on_a_folder_and_on_a_wrong_one(preview_env: Path) -> None:
+    code, output = _invoke("preview", str(preview_env / "nowhere"))
     assert code == 2 and "no manifest.json" in output
-    assert not (small_env / "nowhere").exists()
+    assert not (preview_env / "nowhere").exists()
     example = EXAMPLES / "office_paper_fort.json"
     post_id = json.loads(example.read_text(encoding="utf-8"))["post_id"]
     assert _invoke("run", str(example), "--out", "out", "--backend", "local")[0] == 0
     code, output = _invoke("preview", str(Path("out") / post_id))
     assert code == 0, output
-    assert probe_clip(small_env / "out" / post_id / "preview.mp4").frames > 0
-    assert (small_env / "out" / post_id / "report.html").is_file()
+    assert probe_clip(preview_env / "out" / post_id / "preview.mp4").frames > 0
+    assert (preview_env / "out" / post_id / "report.html").is_file()
+
+
+__all__ = ["small_env"]  # the fixture `preview_env` builds on
