@@ -127,6 +127,20 @@ async def _scene_view(
     return view
 
 
+async def _poster(preview: Path, folder: Path, settings: Settings) -> str | None:
+    """One second into the preview (its first line is on screen by then), as a data: URI; None if unreadable."""
+    try:
+        info = await asyncio.to_thread(probe_clip, preview)
+        target = folder / THUMBS_DIR / "preview_poster.jpg"
+        frame = min(info.frames - 1, round(info.fps))
+        await run_ffmpeg(thumbnail_args(preview, frame), timeout=THUMB_TIMEOUT_S, binary=settings.ffmpeg_binary,
+                         output=target)
+        return await asyncio.to_thread(_data_uri, target)
+    except WaggleVideoError as exc:
+        logger.warning("no poster for %s: %s", preview, exc)
+        return None
+
+
 def _preview_notes(preview: PreviewResult) -> tuple[dict[int, str], list[str], str]:
     by_scene: dict[int, str] = {}
     for picture in preview.pictures:
@@ -152,6 +166,7 @@ async def write_report(folder: Path, settings: Settings, *, preview: PreviewResu
     view = ReportView(manifest, summary, scenes, threshold=settings.video_i2v_threshold)
     if (folder / PREVIEW_NAME).is_file():
         view.preview_src = PREVIEW_NAME
+        view.poster = await _poster(folder / PREVIEW_NAME, folder, settings)
     if preview is not None:
         by_scene, view.preview_notes, view.preview_build = _preview_notes(preview)
         for scene in scenes:

@@ -87,6 +87,8 @@ class ReportView:
     preview_src: str | None = None
     preview_notes: list[str] = field(default_factory=list)
     preview_build: str | None = None
+    poster: str | None = None
+    """A frame of the preview (data: URI), shown by the player before it plays."""
 
 
 def mode_rule(record: SceneRecord, threshold: float) -> str:
@@ -229,7 +231,8 @@ def render_report(view: ReportView) -> str:
     if view.preview_src:
         notes = "".join(f"<li>{e(note)}</li>" for note in view.preview_notes)
         build = f"<p class=\"muted\">{e(view.preview_build)}</p>" if view.preview_build else ""
-        preview = (f'<section class="preview"><video controls preload="metadata" src="{e(view.preview_src)}">'
+        poster = f' poster="{view.poster}"' if view.poster else ""
+        preview = (f'<section class="preview"><video controls preload="metadata" src="{e(view.preview_src)}"{poster}>'
                    f"</video><div><h2>Preview</h2>{build}<ul>{notes}</ul></div></section>")
     scenes = "".join(_scene(s, view.threshold) for s in view.scenes)
     return _page(f"{m.title} — report", f"{header}{preview}<section class=\"scenes\">{scenes}</section>")

@@ -40,7 +40,7 @@ def test_run_writes_a_report_and_with_preview_a_preview_and_counts_reuse(preview
     assert again is not None and again.summary is not None
     assert (again.summary.made, again.summary.reused) == (0, len(again.scenes))
     page = (folder / "report.html").read_text(encoding="utf-8")
-    assert '<video controls preload="metadata" src="preview.mp4">' in page
+    assert '<video controls preload="metadata" src="preview.mp4" poster="data:image/jpeg;base64,' in page
     assert f"<b>{len(again.scenes)}</b>reused" in page
 
 
