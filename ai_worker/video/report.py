@@ -27,10 +27,10 @@ from ai_worker.video.manifest import (
     ManifestStore,
     ManifestSummary,
     SceneRecord,
-    relative_to_folder,
     summarize,
     write_json_atomic,
 )
+from ai_worker.video.manifest_paths import relative_to_folder
 from ai_worker.video.preview import PREVIEW_NAME, PreviewResult
 from ai_worker.video.preview_text import find_korean_font, load_image
 from ai_worker.video.probe import probe_clip

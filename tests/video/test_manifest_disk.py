@@ -14,10 +14,9 @@ from ai_worker.video.manifest import (
     Manifest,
     ManifestStore,
     SceneRecord,
-    relative_to_folder,
-    resolve_in_folder,
     summarize,
 )
+from ai_worker.video.manifest_paths import relative_to_folder, resolve_in_folder
 
 
 def _manifest(folder: Path, outside: Path) -> Manifest:
