@@ -175,12 +175,29 @@ class Settings(BaseSettings):
     ffmpeg_preset: str = "ultrafast"
     ffmpeg_crf: int = Field(default=23, ge=0, le=51)
 
+    # --- preview (`wagglebot-video preview`, `run --preview`) ------------------------------------------------
+    preview_area: Literal["box", "full"] = Field(
+        default="box",
+        description="Where the clip sits: 'box' is the renderer's layout (a 16:9 box, PREVIEW_BOX_WIDTH wide at "
+        "1080, centred in the upper half, over a background); 'full' fills the frame.",
+    )
+    preview_box_width: int = Field(default=820, ge=64, le=1080, description="The box's width at a 1080 px wide frame.")
+    preview_background: Literal["blur", "color"] = Field(
+        default="blur", description="Behind the box: a blurred, darkened copy of the clip, or the mood's colour."
+    )
+    preview_size: Annotated[tuple[int, int], NoDecode] = (1080, 1920)
+    preview_fps: int = Field(default=24, ge=1, le=60)
+    preview_font: Path | None = Field(
+        default=None, description="A font file with Hangul for subtitles, instead of the one found automatically."
+    )
+    preview_workers: int = Field(default=0, ge=0, description="Scenes prepared at once; 0 means one per CPU core.")
+
     @field_validator("comfyui_url", "image_referer_hosts", "image_private_host_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("video_resolution", "video_resolution_fallback", mode="before")
+    @field_validator("video_resolution", "video_resolution_fallback", "preview_size", mode="before")
     @classmethod
     def _size(cls, value: object) -> object:
         return _parse_size(value)
@@ -199,6 +216,9 @@ class Settings(BaseSettings):
             width, height = getattr(self, name)
             if width < 64 or height < 64:
                 raise ValueError(f"{name.upper()} must be at least 64x64, got {width}x{height}")
+        width, height = self.preview_size
+        if not (64 <= width <= 4096 and 64 <= height <= 4096) or width % 2 or height % 2:
+            raise ValueError(f"PREVIEW_SIZE must be even sides within 64..4096, got {width}x{height}")
         return self
 
 

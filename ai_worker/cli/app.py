@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ai_worker.cli.cmd_doctor import doctor
+from ai_worker.cli.cmd_preview import preview
 from ai_worker.cli.cmd_prompts import prompts
 from ai_worker.cli.cmd_run import run
 from ai_worker.cli.cmd_score import score
@@ -19,6 +20,9 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.command("run", help="Run Phase 4.5, 6 and 7 on a post file and write clips and manifest.json.")(run)
+    app.command("preview", help="Make OUT_DIR/<post>/preview.mp4 (9:16, subtitles, narration) and report.html.")(
+        preview
+    )
     app.command("prompts", help="Phase 4.5 and 6 only: print each scene's prompts and where they came from.")(prompts)
     app.command("score", help="Score images for image-to-video (score, category, reasons).")(score)
     app.command("doctor", help="Check FFmpeg, every ComfyUI server and Ollama, and say what to fix.")(doctor)

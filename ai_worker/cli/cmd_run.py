@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ai_worker.cli.cmd_preview import finish_run
 from ai_worker.cli.console import make_console, settings_error_line, setup_logging
 from ai_worker.cli.preflight import (
     EXIT_BAD_INPUT,
@@ -133,7 +135,9 @@ def run(
         typer.Option(help="auto: ComfyUI if healthy, else local. \\[default: VIDEO_BACKEND, else auto]"),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
+    preview: Annotated[bool, typer.Option("--preview", help="Also make preview.mp4 in the post's folder.")] = False,
 ) -> None:
+    run_started_at = time.time()
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     try:
@@ -167,6 +171,8 @@ def run(
         raise _fail(console, str(exc), EXIT_FAILED) from exc
     console.print(summary_table(result))
     console.print(f"manifest: {escape(str(result.manifest_path))}", soft_wrap=True)
+    # The report (and preview) are written whatever the outcome: they are how a user sees what went wrong.
+    finish_run(console, result.output_dir, settings, run_started_at=run_started_at, preview=preview)
     reason = no_clip_reason(result, max_clips=settings.video_max_clips_per_post)
     if reason is not None:
         raise _fail(console, reason, EXIT_NO_CLIPS)

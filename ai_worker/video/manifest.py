@@ -2,6 +2,11 @@
 
 A scene is keyed by a fingerprint of its content and of the settings that shape its clip, not by its
 index, so a re-run can reuse finished clips and re-attach to prompts still running on a server.
+
+On disk (version 2) every path is relative to the manifest's folder and every time is ISO 8601 (UTC), so the
+folder can be moved or read from another machine; in memory paths are as the stage uses them (absolute, or
+relative to the working directory) and times are Unix seconds. Version 1 files (paths as written, times as
+numbers) still load.
 """
 
 from __future__ import annotations
@@ -12,18 +17,43 @@ import logging
 import os
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_serializer, field_validator
 
 from ai_worker.errors import InputError
+from ai_worker.video.manifest_paths import convert_paths, relative_to_folder, resolve_in_folder
 from ai_worker.video.visual_anchor import VisualAnchor
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+
+
+def _from_iso(value: object) -> object:
+    """Accept ISO 8601 text (version 2) as well as Unix seconds (version 1)."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value  # let pydantic report it as not a number
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    return value
+
+
+def iso_time(seconds: float) -> str:
+    """Unix seconds as ISO 8601 in UTC, to the millisecond."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def _to_iso(value: float | None) -> str | None:
+    return None if value is None else iso_time(value)
+
 
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
 FailureKind = Literal["exhausted", "fatal", "unavailable"]
@@ -49,6 +79,15 @@ class AttemptRecord(BaseModel):
     label: str | None = None
     action: str | None = None
     reattached: bool = False
+
+    @field_validator("started_at", mode="before")
+    @classmethod
+    def _times_in(cls, value: object) -> object:
+        return _from_iso(value)
+
+    @field_serializer("started_at", when_used="json")
+    def _times_out(self, value: float | None) -> str | None:
+        return _to_iso(value)
 
     @property
     def ok(self) -> bool:
@@ -105,6 +144,34 @@ class FinalScene(BaseModel):
     type: str = "text_only"
 
 
+class ManifestSummary(BaseModel):
+    """The counts the report shows, for the last run (written when a run finishes)."""
+
+    scenes: int = 0
+    made: int = 0
+    """Clips made by the last run."""
+    reused: int = 0
+    """Clips kept from an earlier run (still valid, not made again)."""
+    failed: int = 0
+    merged: int = 0
+    """Failed scenes whose lines moved to a neighbour."""
+    skipped: int = 0
+    """Scenes that stay static (no clip attempted)."""
+    final_scenes: int = 0
+    run_started_at: float | None = None
+    run_finished_at: float | None = None
+    run_seconds: float | None = None
+
+    @field_validator("run_started_at", "run_finished_at", mode="before")
+    @classmethod
+    def _times_in(cls, value: object) -> object:
+        return _from_iso(value)
+
+    @field_serializer("run_started_at", "run_finished_at", when_used="json")
+    def _times_out(self, value: float | None) -> str | None:
+        return _to_iso(value)
+
+
 class Manifest(BaseModel):
     """The whole post."""
 
@@ -122,6 +189,16 @@ class Manifest(BaseModel):
     settings_fingerprint: str | None = None
     visual_anchor: VisualAnchor | None = None
     """The post's one look (main character, place, time of day, palette) every T2V prompt was written with."""
+    summary: ManifestSummary | None = None
+
+    @field_validator("created_at", "updated_at", mode="before")
+    @classmethod
+    def _times_in(cls, value: object) -> object:
+        return _from_iso(value)
+
+    @field_serializer("created_at", "updated_at", when_used="json")
+    def _times_out(self, value: float | None) -> str | None:
+        return _to_iso(value)
 
     def by_fingerprint(self) -> dict[str, SceneRecord]:
         return {scene.fingerprint: scene for scene in self.scenes}
@@ -148,21 +225,69 @@ def write_json_atomic(path: Path, data: str) -> None:
             tmp.unlink()
 
 
+def summarize(manifest: Manifest, *, run_started_at: float | None, run_finished_at: float | None) -> ManifestSummary:
+    """The report's counts. A done scene counts as reused when none of its successful attempts started
+    during this run (it was made by an earlier one); without a run start every done scene counts as made."""
+    made = reused = 0
+    for scene in manifest.scenes:
+        if scene.status != "done":
+            continue
+        ok = [a.started_at for a in scene.attempts if a.ok]
+        if run_started_at is not None and (not ok or max(ok) < run_started_at):
+            reused += 1
+        else:
+            made += 1
+    seconds = None
+    if run_started_at is not None and run_finished_at is not None:
+        seconds = round(max(0.0, run_finished_at - run_started_at), 3)
+    return ManifestSummary(
+        scenes=len(manifest.scenes),
+        made=made,
+        reused=reused,
+        failed=sum(1 for s in manifest.scenes if s.status == "failed"),
+        merged=sum(1 for s in manifest.scenes if s.merged_into is not None),
+        skipped=sum(1 for s in manifest.scenes if s.status == "skipped"),
+        final_scenes=len(manifest.final_scenes),
+        run_started_at=run_started_at,
+        run_finished_at=run_finished_at,
+        run_seconds=seconds,
+    )
+
+
 class ManifestStore:
     """Reads and writes one post's manifest file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
     def load(self) -> Manifest | None:
         """The manifest on disk, or None when there is none. A corrupt file is an `InputError`."""
         if not self.path.exists():
             return None
         try:
-            return Manifest.model_validate_json(self.path.read_text(encoding="utf-8"))
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"top level is {type(data).__name__}, not an object")
+            version = data.get("version", 1)
+            if isinstance(version, int) and version >= 2:
+                convert_paths(data, lambda p: resolve_in_folder(p, self.folder))
+            manifest = Manifest.model_validate(data)
         except (ValidationError, ValueError) as exc:
             raise InputError(f"{self.path}: not a readable manifest ({exc.__class__.__name__}: {exc})") from exc
+        manifest.version = MANIFEST_VERSION
+        return manifest
+
+    def dumps(self, manifest: Manifest) -> str:
+        """The manifest as written to disk: paths relative to its folder, times ISO 8601."""
+        data = manifest.model_dump(mode="json")
+        data["version"] = MANIFEST_VERSION
+        convert_paths(data, lambda p: relative_to_folder(p, self.folder))
+        return json.dumps(data, ensure_ascii=False, indent=2)
 
     def save(self, manifest: Manifest) -> None:
         manifest.updated_at = time.time()
-        write_json_atomic(self.path, manifest.model_dump_json(indent=2))
+        write_json_atomic(self.path, self.dumps(manifest))

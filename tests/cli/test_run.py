@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ai_worker.cli.app import build_app
 from ai_worker.pipeline.scene_director import line_text
-from ai_worker.video.manifest import Manifest
+from ai_worker.video.manifest import Manifest, ManifestStore
 from ai_worker.video.probe import probe_clip
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "posts"
@@ -53,7 +53,9 @@ def _post_file(tmp_path: Path, scenes: list[dict[str, object]], post_id: str = "
 
 
 def _manifest(folder: Path) -> Manifest:
-    return Manifest.model_validate_json((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest = ManifestStore(folder / "manifest.json").load()
+    assert manifest is not None
+    return manifest
 
 
 def _all_lines(manifest: Manifest) -> list[str]:

@@ -46,7 +46,7 @@ def test_examples_cover_every_scene_type() -> None:
 
 def test_lines_keep_both_forms(tmp_path: Path) -> None:
     post, _ = load_post(_write(tmp_path, _post()))
-    assert post.scenes[0].text_lines == ["첫 줄", {"text": "둘째 줄", "audio": "a.wav"}]
+    assert post.scenes[0].text_lines == ["첫 줄", {"text": "둘째 줄", "audio": str(tmp_path / "a.wav")}]
     assert post.scenes[0].text == "첫 줄\n둘째 줄"
     assert post.base_dir == tmp_path.resolve()
 

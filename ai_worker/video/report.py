@@ -1,0 +1,202 @@
+"""Writing `report.html` for a post folder, and `index.html` for a batch (the page itself: `report_html`).
+
+Thumbnails are the first, middle and last frame of each clip, extracted by FFmpeg (one short process each,
+time-limited, in parallel within the machine's cores) into `report_files/` in the post folder and inlined as
+data: URIs. A clip that is missing or unreadable is marked on its scene's card, never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from ai_worker.errors import InputError, InvalidClipError, WaggleVideoError
+from ai_worker.video.ffmpeg_runner import run_ffmpeg
+from ai_worker.video.font_subset import font_face_css
+from ai_worker.video.manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    ManifestStore,
+    ManifestSummary,
+    SceneRecord,
+    summarize,
+    write_json_atomic,
+)
+from ai_worker.video.manifest_paths import relative_to_folder
+from ai_worker.video.preview import PREVIEW_NAME, PreviewResult
+from ai_worker.video.preview_text import find_korean_font, load_image
+from ai_worker.video.probe import probe_clip
+from ai_worker.video.report_html import (
+    IndexRow,
+    ReportView,
+    SceneView,
+    Thumb,
+    embed_font,
+    render_index,
+    render_report,
+)
+from config.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME = "report.html"
+INDEX_NAME = "index.html"
+THUMBS_DIR = "report_files"
+THUMB_WIDTH = 320
+THUMB_TIMEOUT_S = 60.0
+"""One frame of a short clip decodes in well under a second; a stuck FFmpeg must not hold the report."""
+IMAGE_THUMB_SIDE = 400
+
+
+def record_run_summary(folder: Path, *, run_started_at: float, run_finished_at: float | None = None) -> ManifestSummary:
+    """Count what the run that started at `run_started_at` did and keep it in the manifest's `summary`."""
+    store = ManifestStore(folder / MANIFEST_NAME)
+    manifest = _load(store)
+    finished = run_finished_at if run_finished_at is not None else time.time()
+    manifest.summary = summarize(manifest, run_started_at=run_started_at, run_finished_at=finished)
+    store.save(manifest)
+    return manifest.summary
+
+
+def _load(store: ManifestStore) -> Manifest:
+    manifest = store.load()
+    if manifest is None:
+        raise InputError(f"{store.folder}: no {MANIFEST_NAME} here (run `wagglebot-video run` first)")
+    return manifest
+
+
+def thumbnail_frames(frames: int) -> list[tuple[str, int]]:
+    """(label, frame index) of the first, middle and last frame."""
+    last = max(0, frames - 1)
+    return [("first", 0), ("middle", last // 2), ("last", last)]
+
+
+def thumbnail_args(clip: Path, frame: int) -> list[str]:
+    """Arguments that write frame `frame` of `clip` as a JPEG `THUMB_WIDTH` wide (output not included)."""
+    return ["-i", str(clip), "-map", "0:v:0", "-vf", f"trim=start_frame={frame},scale={THUMB_WIDTH}:-2",
+            "-frames:v", "1", "-update", "1", "-q:v", "5", "-an"]
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _image_uri(path: Path | None) -> str | None:
+    picture = load_image(path)
+    if picture is None:
+        return None
+    picture = ImageOps.contain(picture, (IMAGE_THUMB_SIDE, IMAGE_THUMB_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+async def _scene_view(
+    record: SceneRecord, folder: Path, settings: Settings, gate: asyncio.Semaphore
+) -> SceneView:
+    view = SceneView(record)
+    view.image_uri = await asyncio.to_thread(_image_uri, Path(record.image_path) if record.image_path else None)
+    if not record.clip_path:
+        return view
+    clip = Path(record.clip_path)
+    view.clip_label = relative_to_folder(record.clip_path, folder)
+    try:
+        info = await asyncio.to_thread(probe_clip, clip)
+    except InvalidClipError as exc:
+        view.clip_problem = str(exc).removeprefix(f"{clip}: ")
+        return view
+    for label, frame in thumbnail_frames(info.frames):
+        target = folder / THUMBS_DIR / f"scene_{record.index:02d}_{label}.jpg"
+        try:
+            async with gate:
+                await run_ffmpeg(thumbnail_args(clip, frame), timeout=THUMB_TIMEOUT_S,
+                                 binary=settings.ffmpeg_binary, output=target)
+            view.thumbs.append(Thumb(label, await asyncio.to_thread(_data_uri, target)))
+        except WaggleVideoError as exc:
+            view.clip_problem = f"no {label} frame: {str(exc).splitlines()[0]}"
+            view.thumbs = []
+            break
+    return view
+
+
+async def _poster(preview: Path, folder: Path, settings: Settings) -> str | None:
+    """One second into the preview (its first line is on screen by then), as a data: URI; None if unreadable."""
+    try:
+        info = await asyncio.to_thread(probe_clip, preview)
+        target = folder / THUMBS_DIR / "preview_poster.jpg"
+        frame = min(info.frames - 1, round(info.fps))
+        await run_ffmpeg(thumbnail_args(preview, frame), timeout=THUMB_TIMEOUT_S, binary=settings.ffmpeg_binary,
+                         output=target)
+        return await asyncio.to_thread(_data_uri, target)
+    except WaggleVideoError as exc:
+        logger.warning("no poster for %s: %s", preview, exc)
+        return None
+
+
+def _preview_notes(preview: PreviewResult) -> tuple[dict[int, str], list[str], str]:
+    by_scene: dict[int, str] = {}
+    for picture in preview.pictures:
+        if picture.how == "card":
+            by_scene[picture.scene_index] = f"shown as a card ({picture.card_reason})"
+        else:
+            by_scene[picture.scene_index] = f"clip {picture.how}"
+    build = (f"{preview.plan.total_frames} frames, {preview.plan.seconds:.1f} s at {preview.plan.fps} fps; "
+             f"built in {preview.build_seconds:.1f} s (source clips {preview.clip_seconds:.1f} s); "
+             f"font: {preview.font or 'none'}")
+    return by_scene, list(preview.notes), build
+
+
+async def write_report(folder: Path, settings: Settings, *, preview: PreviewResult | None = None) -> Path:
+    """Write `folder/report.html` from `folder/manifest.json` (and the preview, when there is one)."""
+    store = ManifestStore(folder / MANIFEST_NAME)
+    manifest = _load(store)
+    summary = manifest.summary or summarize(manifest, run_started_at=None, run_finished_at=None)
+    gate = asyncio.Semaphore(settings.preview_workers or os.cpu_count() or 1)
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(_scene_view(r, folder, settings, gate)) for r in manifest.scenes]
+    scenes = [task.result() for task in tasks]
+    view = ReportView(manifest, summary, scenes, threshold=settings.video_i2v_threshold)
+    if (folder / PREVIEW_NAME).is_file():
+        view.preview_src = PREVIEW_NAME
+        view.poster = await _poster(folder / PREVIEW_NAME, folder, settings)
+    if preview is not None:
+        by_scene, view.preview_notes, view.preview_build = _preview_notes(preview)
+        for scene in scenes:
+            scene.preview_note = by_scene.get(scene.record.index)
+    target = folder / REPORT_NAME
+    page = await asyncio.to_thread(_with_font, render_report(view), settings.preview_font)
+    await asyncio.to_thread(write_json_atomic, target, page)
+    return target
+
+
+def _with_font(page: str, configured: Path | None) -> str:
+    found = find_korean_font(configured)
+    return embed_font(page, font_face_css(found[0] if found else None, page))
+
+
+def write_index(out_dir: Path, post_dirs: Sequence[Path], *, font: Path | None = None) -> Path:
+    """Write `out_dir/index.html` linking every post's report (a batch run calls it once at the end)."""
+    rows: list[IndexRow] = []
+    for folder in post_dirs:
+        href = relative_to_folder(str(folder / REPORT_NAME), out_dir)
+        try:
+            manifest = ManifestStore(folder / MANIFEST_NAME).load()
+        except InputError as exc:
+            rows.append(IndexRow(href, folder.name, folder.name, None, str(exc)))
+            continue
+        if manifest is None:
+            rows.append(IndexRow(href, folder.name, folder.name, None, f"no {MANIFEST_NAME}"))
+            continue
+        summary = manifest.summary or summarize(manifest, run_started_at=None, run_finished_at=None)
+        rows.append(IndexRow(href, manifest.post_id, manifest.title, summary))
+    target = out_dir / INDEX_NAME
+    write_json_atomic(target, _with_font(render_index(rows), font))
+    return target
