@@ -14,19 +14,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ai_worker.cli.console import make_console, setup_logging
+from ai_worker.cli.signals import install_sigterm_cancel
 from ai_worker.errors import InputError, PostFileError, WaggleVideoError
 from ai_worker.pipeline.content_processor import BackendChoice, VideoStageResult, process_post
 from ai_worker.pipeline.post_file import Post, load_post
-from ai_worker.video.manager import (
+from ai_worker.video.events import (
     AttemptFailed,
     AttemptStarted,
     ManagerEvent,
     SceneDone,
     SceneFailed,
     SceneSkipped,
-    install_sigterm_cancel,
 )
-from ai_worker.video.manager import Progress as JobProgress
+from ai_worker.video.events import Progress as JobProgress
 from config.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)

@@ -17,10 +17,11 @@ from ai_worker.llm.client import unload_model
 from ai_worker.pipeline.paths import post_dir
 from ai_worker.pipeline.post_file import Post
 from ai_worker.pipeline.scene_director import SceneDecision, assign_video_modes
+from ai_worker.video.capabilities import Backend
 from ai_worker.video.comfy_pool import ComfyUIPool
-from ai_worker.video.generator import VideoGenerator
+from ai_worker.video.events import EventCallback, VideoGenerationResult
 from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import EventCallback, VideoGenerationResult, VideoManager
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.manifest import MANIFEST_NAME, Manifest, ManifestStore
 from ai_worker.video.prompt_engine import VideoPromptEngine
 from ai_worker.video.styles import VideoStyles, load_video_styles
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 class BackendChoice:
     """The backend Phase 7 will use, and why (shown to the user and kept in the manifest)."""
 
-    generator: VideoGenerator
+    generator: Backend
     kind: str
     reason: str
 

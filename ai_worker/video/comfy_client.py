@@ -47,9 +47,9 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from ai_worker.errors import (
     ComfyUIConnectionError,
     ComfyUIError,
+    ComfyUINotSubmittedError,
     ComfyUIServerError,
     ComfyUITimeoutError,
-    ComfyUIUnreachableError,
     ImageError,
     InvalidOutputError,
     PromptLostError,
@@ -325,7 +325,7 @@ class ComfyUIClient:
         except ComfyUIConnectionError as exc:
             if isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout):
                 # No connection, so no request: the prompt id we already recorded names nothing.
-                raise ComfyUIUnreachableError(str(exc), server=self.name, prompt_id=prompt_id) from exc.__cause__
+                raise ComfyUINotSubmittedError(str(exc), server=self.name, prompt_id=prompt_id) from exc.__cause__
             raise
         if response.status_code == 400:
             raise proto.validation_error(self._json_of(response), graph, server=self.name)

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ai_worker.errors import InputError
+from ai_worker.errors import InputError, OutputError
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +25,10 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
-FailureKind = Literal["exhausted", "fatal", "unavailable"]
-"""Why a scene failed: every rung was tried; an error no rung can fix; or no server could take it.
-A re-run repeats neither a done scene nor an exhausted one; the other two continue their ladder."""
+FailureKind = Literal["exhausted", "fatal", "unavailable", "external"]
+"""Why a scene failed: every rung was tried; an error no rung can fix; no server could take it; or something
+outside the scene broke (FFmpeg missing). A re-run tries "unavailable" and "external" scenes again by itself,
+from the rung that never ran; "exhausted" and "fatal" ones only with ``--retry-failed``."""
 
 
 class AttemptRecord(BaseModel):
@@ -48,6 +49,8 @@ class AttemptRecord(BaseModel):
     label: str | None = None
     action: str | None = None
     reattached: bool = False
+    shape: dict[str, object] | None = None
+    """`clip_plan.ClipShape.as_record()`: the width, height and frames asked for, and why."""
 
     @property
     def ok(self) -> bool:
@@ -90,6 +93,12 @@ class SceneRecord(BaseModel):
     next_rung: int = 0
     failure_kind: FailureKind | None = None
     skip_reason: str | None = None
+    clip_prompt: str | None = None
+    """The Phase 6 prompt the finished clip was made from (a refreshed prompt makes the clip again)."""
+    reused: bool = False
+    """This run reused the clip an earlier run made."""
+    retried: str | None = None
+    """Why this run tried the scene again after an earlier run failed it."""
 
 
 class FinalScene(BaseModel):
@@ -158,5 +167,9 @@ class ManifestStore:
             raise InputError(f"{self.path}: not a readable manifest ({exc.__class__.__name__}: {exc})") from exc
 
     def save(self, manifest: Manifest) -> None:
+        """Write atomically; a failure to write is an `OutputError` naming the file."""
         manifest.updated_at = time.time()
-        write_json_atomic(self.path, manifest.model_dump_json(indent=2))
+        try:
+            write_json_atomic(self.path, manifest.model_dump_json(indent=2))
+        except OSError as exc:
+            raise OutputError(f"{self.path}: could not save the manifest ({exc.strerror or exc})") from exc

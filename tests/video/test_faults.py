@@ -12,7 +12,8 @@ import pytest
 
 from ai_worker.pipeline.scene_director import SceneDecision, line_text
 from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.manager import AttemptStarted, ManagerEvent, SceneDone, VideoGenerationResult, VideoManager
+from ai_worker.video.events import AttemptStarted, ManagerEvent, SceneDone, VideoGenerationResult
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.manifest import Manifest, ManifestStore
 from ai_worker.video.probe import validate_clip
 from config.settings import Settings

@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from ai_worker.cli.signals import install_sigterm_cancel
 from ai_worker.errors import (
     ComfyUIConnectionError,
     ComfyUIExecutionError,
     ComfyUIInterruptedError,
     ComfyUIOutOfMemoryError,
+    ComfyUIPermanentExecutionError,
     ComfyUIServerError,
     ComfyUITimeoutError,
     ComfyUIValidationError,
@@ -32,21 +34,21 @@ from ai_worker.errors import (
     WorkflowError,
 )
 from ai_worker.pipeline.scene_director import SceneDecision, line_text
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
-from ai_worker.video.ladder import ErrorAction, Rung, build_ladder, classify, is_server_fault
-from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import (
+from ai_worker.video.capabilities import slots_of
+from ai_worker.video.events import (
     AttemptStarted,
     ManagerEvent,
     SceneDone,
     SceneFailed,
     SceneSkipped,
-    VideoManager,
-    attempt_seed,
-    install_sigterm_cancel,
 )
+from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
+from ai_worker.video.ladder import ErrorAction, Rung, build_ladder, classify, is_server_fault
+from ai_worker.video.local_backend import LocalBackend
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.manifest import ManifestStore
 from ai_worker.video.prompt_engine import simplify_prompt
+from ai_worker.video.scene_identity import attempt_seed
 from config.settings import Settings
 from tests.fakes.settings import tiny_clip_settings
 
@@ -70,8 +72,9 @@ def scene_of(request: ClipRequest) -> int:
     return int(request.output_path.name.split("_")[1])
 
 
-class ScriptedGenerator:
-    """Records every call; raises what `script` says, else makes a real clip with the local backend."""
+class PlainGenerator:
+    """Records every call; raises what `script` says, else makes a real clip with the local backend. It cannot
+    re-attach to a prompt (see `ScriptedGenerator`)."""
 
     def __init__(
         self,
@@ -80,7 +83,6 @@ class ScriptedGenerator:
         *,
         healthy: bool = True,
         reattach_ok: bool = True,
-        with_reattach: bool = True,
     ) -> None:
         self._name = name
         self.script = script or (lambda scene, rung, request: None)
@@ -94,8 +96,6 @@ class ScriptedGenerator:
         self.max_running = 0
         self.local = LocalBackend()
         self._ids = 0
-        if not with_reattach:
-            self.reattach = None  # type: ignore[assignment]
 
     @property
     def name(self) -> str:
@@ -132,13 +132,6 @@ class ScriptedGenerator:
         assert request.init_image is not None
         return await self._make(request, hooks)
 
-    async def reattach(self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
-        self.reattached.append(prompt_id)
-        if not self.reattach_ok:
-            raise PromptLostError(f"{prompt_id} is gone", server=self._name, prompt_id=prompt_id)
-        await self.local.generate_t2v(request)
-        return ClipResult(path=request.output_path, server=self._name, prompt_id=prompt_id)
-
     async def cancel(self, prompt_id: str) -> None:
         self.cancelled.append(prompt_id)
 
@@ -147,6 +140,17 @@ class ScriptedGenerator:
 
     async def aclose(self) -> None:
         return None
+
+
+class ScriptedGenerator(PlainGenerator):
+    """A `PlainGenerator` that can re-attach to a prompt by id."""
+
+    async def reattach(self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
+        self.reattached.append(prompt_id)
+        if not self.reattach_ok:
+            raise PromptLostError(f"{prompt_id} is gone", server=self._name, prompt_id=prompt_id)
+        await self.local.generate_t2v(request)
+        return ClipResult(path=request.output_path, server=self._name, prompt_id=prompt_id)
 
 
 class Pool:
@@ -331,7 +335,7 @@ async def test_results_manifest_and_scene_mutation(tmp_path: Path) -> None:
 # --- error sorting ---------------------------------------------------------------------------------------
 
 
-async def test_validation_error_fails_at_once_and_blocks_that_kind(tmp_path: Path) -> None:
+async def test_validation_error_blocks_that_kind_and_the_scene_goes_on_with_another(tmp_path: Path) -> None:
     def script(scene: int, rung: int, request: ClipRequest) -> BaseException | None:
         if request.model == "full":
             return ComfyUIValidationError("ckpt_name: ltx-2-19b-dev-fp8.safetensors not in list", server="fake")
@@ -340,11 +344,27 @@ async def test_validation_error_fails_at_once_and_blocks_that_kind(tmp_path: Pat
     gen = ScriptedGenerator(script=script)
     scenes = make_scenes(3)
     _, results, _ = await run(gen, scenes, tmp_path)
-    # Scene 0 hit it and failed at once; the others never tried the full model and went to the distilled rung.
-    assert results[0].success is False and results[0].attempts == 1
-    assert results[0].failure_reason is not None and "not in list" in results[0].failure_reason
-    assert [(s, r) for s, r, _ in gen.calls] == [(0, 1), (1, 4), (2, 4)]
-    assert results[1].success and results[2].success
+    # Scene 0 hit it once; nobody tried the full model again: every scene went to the distilled rung.
+    assert [(s, r) for s, r, _ in gen.calls] == [(0, 1), (0, 4), (1, 4), (2, 4)]
+    assert all(r.success for r in results)
+    assert results[0].attempt_log[0].action == "block_kind"
+
+
+async def test_a_permanent_loader_error_is_not_retried_on_every_rung_of_every_scene(tmp_path: Path) -> None:
+    def script(scene: int, rung: int, request: ClipRequest) -> BaseException | None:
+        return ComfyUIPermanentExecutionError("LTXVModelLoader: header too large", server="fake")
+
+    gen = ScriptedGenerator(script=script)
+    scenes = make_scenes(6)
+    before = words(scenes)
+    _, results, store = await run(gen, scenes, tmp_path)
+    # One try per job kind (full, distilled), not 4 rungs x 6 scenes = 24.
+    assert [(s, r) for s, r, _ in gen.calls] == [(0, 1), (0, 4)]
+    assert not any(r.success for r in results)
+    assert all(r.failure_reason and "header too large" in r.failure_reason for r in results)
+    assert words(scenes) == before
+    manifest = store.load()
+    assert manifest is not None and {s.failure_kind for s in manifest.scenes} == {"fatal"}
 
 
 async def test_a_bug_fails_at_once_with_its_message(tmp_path: Path) -> None:
@@ -389,7 +409,7 @@ async def test_dropped_connection_without_reattach_retries_the_same_rung_once(tm
         count["n"] += 1
         return ComfyUIConnectionError("reset") if count["n"] <= 2 else None
 
-    gen = ScriptedGenerator(script=script, with_reattach=False)
+    gen = PlainGenerator(script=script)
     _, results, _ = await run(gen, make_scenes(1), tmp_path)
     assert [r for _, r, _ in gen.calls] == [1, 1, 2]
     assert results[0].success
@@ -507,7 +527,7 @@ async def test_validation_on_one_server_leaves_the_kind_to_the_other(tmp_path: P
     scenes = make_scenes(4)
     results = await manager.generate_all_clips(scenes, "daily", "p", output_dir=tmp_path)
     assert len(bad.calls) == 1  # the post stopped sending that kind of job there
-    assert sum(r.success for r in results) == 3
+    assert all(r.success for r in results)  # the scene that hit it went on on the other server
 
 
 # --- cancellation -----------------------------------------------------------------------------------------
@@ -579,11 +599,9 @@ def fails_until_distilled(scene: int) -> Script:
 
 
 async def test_slots_are_declared_by_the_generator() -> None:
-    from ai_worker.video.manager import generator_slots
-
-    assert generator_slots(LocalBackend()) == 1
-    assert generator_slots(ScriptedGenerator()) == 1
-    assert generator_slots(HoldingGenerator("x", fails_until_distilled(0), {}, slots=2)) == 2
+    assert slots_of(LocalBackend()) == 1
+    assert slots_of(ScriptedGenerator()) == 1
+    assert slots_of(HoldingGenerator("x", fails_until_distilled(0), {}, slots=2)) == 2
 
 
 async def test_one_server_two_slots_never_queues_distilled_behind_full_work(tmp_path: Path) -> None:

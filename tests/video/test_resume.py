@@ -12,9 +12,10 @@ from typing import Any
 from ai_worker.errors import ComfyUIExecutionError
 from ai_worker.pipeline.scene_director import SceneDecision, line_text
 from ai_worker.video.comfy_client import ComfyUIClient
+from ai_worker.video.events import SceneDone, VideoGenerationResult
 from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
 from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import SceneDone, VideoGenerationResult, VideoManager
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.manifest import ManifestStore
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
