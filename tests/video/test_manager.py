@@ -494,9 +494,11 @@ async def test_missing_init_image_fails_that_scene_only(tmp_path: Path) -> None:
 
 async def test_several_servers_work_at_once_one_job_each(tmp_path: Path) -> None:
     members = [ScriptedGenerator(name="a"), ScriptedGenerator(name="b")]
+    both = asyncio.Barrier(2)  # each job waits for one on the other server: they must run at the same time
 
     async def slow(self: ScriptedGenerator, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(30):
+            await both.wait()
         return await ScriptedGenerator._make(self, request, hooks)
 
     for member in members:

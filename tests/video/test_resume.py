@@ -12,7 +12,7 @@ from typing import Any
 from ai_worker.errors import ComfyUIExecutionError
 from ai_worker.pipeline.scene_director import SceneDecision, line_text
 from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.events import SceneDone, VideoGenerationResult
+from ai_worker.video.events import AttemptStarted, SceneDone, VideoGenerationResult
 from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
 from ai_worker.video.local_backend import LocalBackend
 from ai_worker.video.manager import VideoManager
@@ -158,13 +158,17 @@ async def test_reattaches_to_a_prompt_still_running_after_a_crash(tmp_path: Path
 
         client = ComfyUIClient(server.url, folder / "tmp", settings=settings)
         manager2 = VideoManager(comfy_client=client, prompt_engine=None, config=settings)
+
+        def on_event(event: object) -> None:
+            if isinstance(event, AttemptStarted) and event.reattach:
+                release.set()  # the held prompt finishes only once the new run is re-attached to it
+
         task2 = asyncio.create_task(
             manager2.generate_all_clips(
-                make_scenes(2), "daily", "p", output_dir=folder, store=ManifestStore(folder / "manifest.json")
+                make_scenes(2), "daily", "p", output_dir=folder, store=ManifestStore(folder / "manifest.json"),
+                on_event=on_event,
             )
         )
-        await asyncio.sleep(0.1)
-        release.set()
         results = await task2
         await client.aclose()
         assert [r.success for r in results] == [True, True]
