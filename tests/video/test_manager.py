@@ -635,3 +635,30 @@ async def test_an_idle_server_starts_distilled_while_full_work_runs_elsewhere(tm
     distilled = [m.name for m in members for s, rung, _ in m.calls if rung == 4]
     held = [m.name for m in members for s, rung, _ in m.calls if (s, rung) == (1, 1)]
     assert distilled != held  # the distilled job went to the other, idle server
+
+
+# --- many posts in one run ------------------------------------------------------------------------------------
+
+
+async def test_a_batch_of_posts_shares_the_servers_breadth_first_each_with_its_own_manifest(tmp_path: Path) -> None:
+    from ai_worker.video.manager import PostJob
+
+    # Scene 1 of each post fails twice; every post's first attempts still come before any retry.
+    script: Script = lambda scene, rung, _: ComfyUIExecutionError("x") if scene == 1 and rung < 3 else None  # noqa: E731
+    gen = ScriptedGenerator(script=script)
+    posts = [make_scenes(3), make_scenes(2)]
+    posts[1][0].text_lines = ["다른 글"]  # a different post's scenes
+    events: list[ManagerEvent] = []
+    jobs = [PostJob(scenes, "daily", f"post{n}", tmp_path / f"post{n}",
+                    store=ManifestStore(tmp_path / f"post{n}" / "m.json"), on_event=events.append)
+            for n, scenes in enumerate(posts)]
+    results = await VideoManager(gen, None, small_settings()).generate_batch(jobs)
+    assert [[r.success for r in post] for post in results] == [[True] * 3, [True] * 2]
+    rungs = [r for _, r, _ in gen.calls]
+    assert rungs == sorted(rungs)  # every rung-1 attempt of both posts, then rung 2, then rung 3
+    assert rungs.count(1) == 5
+    for n in range(2):
+        manifest = ManifestStore(tmp_path / f"post{n}" / "m.json").load()
+        assert manifest is not None and manifest.post_id == f"post{n}"
+        assert all(Path(s.clip_path or "").is_relative_to(tmp_path / f"post{n}") for s in manifest.scenes)
+    assert {e.post_id for e in events} == {"post0", "post1"}
