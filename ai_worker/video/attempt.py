@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_worker.errors import ComfyUIConnectionError, ComfyUITimeoutError
+from ai_worker.errors import ComfyUIConnectionError, ComfyUITimeoutError, PromptLostError, WaggleVideoError
 from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.capabilities import Reattachable
+from ai_worker.video.capabilities import OutputRecoverable, Reattachable
 from ai_worker.video.clip_plan import ClipShape, plan_clip
 from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, GenerationMode, VideoGenerator
 from ai_worker.video.ladder import Rung
@@ -39,6 +39,8 @@ class InFlight:
     prompt_id: str | None = None
     """The prompt on the server (kept current by the caller's `on_submitted` hook)."""
     reattached: bool = False
+    recovered: bool = False
+    """The server lost the prompt, but the clip it had written was still there and was taken."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,13 @@ class AttemptRunner:
                     f"{self.generator.name}: attempt ran past {limit:g} s and was cancelled",
                     server=self.generator.name, prompt_id=flight.prompt_id,
                 ) from None
+            except PromptLostError:
+                recovered = await self._recover(request)
+                if recovered is None:
+                    raise
+                flight.recovered = True
+                result = recovered
+                break
             except ComfyUIConnectionError as exc:
                 prompt_id = exc.prompt_id or flight.prompt_id
                 if prompt_id is None or not self.can_reattach or reattaches >= MAX_REATTACH:
@@ -157,6 +166,16 @@ class AttemptRunner:
             min_frames=request.num_frames, fps=request.fps,
         )
         return result
+
+    async def _recover(self, request: ClipRequest) -> ClipResult | None:
+        if not isinstance(self.generator, OutputRecoverable):
+            return None
+        try:
+            async with asyncio.timeout(self.settings.comfyui_http_timeout * 2 + 5.0):
+                return await self.generator.recover_output(request)
+        except (WaggleVideoError, TimeoutError) as exc:
+            logger.info("%s: nothing recovered for %s: %r", self.generator.name, request.output_path.name, exc)
+            return None
 
     async def _once(self, request: ClipRequest, hooks: GenerationHooks, prompt_id: str | None) -> ClipResult:
         if prompt_id is not None and isinstance(self.generator, Reattachable):

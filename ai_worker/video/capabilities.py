@@ -3,6 +3,7 @@
 The required interface is `generator.VideoGenerator`. A backend may also:
 
 * `Reattachable`: collect a prompt submitted earlier (by id), e.g. after a dropped connection or a crash;
+* `OutputRecoverable`: find a finished clip whose prompt the server forgot (a restart empties its history);
 * `MemoryFreeing`: unload its models (ComfyUI ``POST /free``), after an out-of-memory;
 * `ModelAware`: say which checkpoint it holds now, so the scheduler can avoid a switch;
 * `Slotted`: take more than one attempt at once (a ComfyUI server: one running plus one queued);
@@ -22,6 +23,13 @@ class Reattachable(Protocol):
     async def reattach(
         self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None = None
     ) -> ClipResult: ...
+
+
+@runtime_checkable
+class OutputRecoverable(Protocol):
+    async def recover_output(self, request: ClipRequest) -> ClipResult | None:
+        """The clip `request` already wrote on the server, when its prompt was lost (server restarted)."""
+        ...
 
 
 @runtime_checkable

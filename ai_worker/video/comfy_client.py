@@ -53,6 +53,7 @@ from ai_worker.errors import (
     ImageError,
     InvalidOutputError,
     PromptLostError,
+    WaggleVideoError,
     WorkflowError,
 )
 from ai_worker.video import comfy_protocol as proto
@@ -245,6 +246,25 @@ class ComfyUIClient:
         counts from this call.
         """
         return await self._bounded(prompt_id, request, hooks, ws=None)
+
+    async def recover_output(self, request: ClipRequest) -> ClipResult | None:
+        """The clip `request` wrote before the server lost its prompt (a restart empties history, not the
+        output folder), or None. The file name is ours (`workflows.filename_prefix_for`: the request's own
+        stem, which carries its scene, rung and try, hence its seed), so a file under it is this request's
+        clip; it is validated like any other before it counts."""
+        subfolder, _, base = workflows.filename_prefix_for(request).rpartition("/")
+        dest = request.output_path if request.output_path.is_absolute() else self.output_dir / request.output_path
+        for name in (f"{base}_00001.mp4", f"{base}_00001_.mp4"):  # VHS_VideoCombine, SaveVideo
+            output = proto.OutputFile(filename=name, subfolder=subfolder, type="output")
+            try:
+                await fetch_output(self._http, output, dest, shared_dir=self.settings.comfyui_shared_output_dir,
+                                   server=self.name, prompt_id="recovered")
+            except WaggleVideoError as exc:
+                logger.debug("no %s to recover on %s: %s", name, self.name, exc)
+                continue
+            logger.info("recovered %s from %s after its prompt was lost", name, self.name)
+            return ClipResult(path=dest, server=self.name, prompt_id=None)
+        return None
 
     def _load_workflow(self, name: str) -> workflows.Workflow:
         return workflows.load_workflow(name, self.settings.comfyui_workflow_dir)

@@ -49,6 +49,8 @@ class AttemptRecord(BaseModel):
     label: str | None = None
     action: str | None = None
     reattached: bool = False
+    recovered: bool = False
+    """The server had lost the prompt (restarted), and the clip it had already written was taken."""
     shape: dict[str, object] | None = None
     """`clip_plan.ClipShape.as_record()`: the width, height and frames asked for, and why."""
 

@@ -262,6 +262,7 @@ class Orchestrator:
             return
         attempt.duration_s = time.monotonic() - started
         attempt.reattached = attempt.reattached or flight.reattached
+        attempt.recovered = flight.recovered
         attempt.server = result.server or attempt.server
         attempt.prompt_id = result.prompt_id or attempt.prompt_id
         async with self.cond:

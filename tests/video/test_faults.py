@@ -17,7 +17,7 @@ from ai_worker.video.manager import VideoManager
 from ai_worker.video.manifest import Manifest, ManifestStore
 from ai_worker.video.probe import validate_clip
 from config.settings import Settings
-from tests.fakes.fake_comfyui import SAMPLER_CLASSES, FakeComfyUI
+from tests.fakes.fake_comfyui import SAMPLER_CLASSES, FakeComfyUI, _Vanished
 from tests.fakes.settings import tiny_clip_settings
 
 
@@ -344,3 +344,36 @@ async def test_server_killed_and_left_down_mid_post(server: FakeComfyUI, tmp_pat
         assert [r.attempt_log[-1].rung for r in results2] == [1] * 5
         manifest2 = run2.check(before, scenes2)
         assert all(s.retried and "unavailable" in s.retried for s in manifest2.scenes)
+
+
+class RestartsAfterWriting(FakeComfyUI):
+    """Restarts (sockets cut, queue and history lost; the output folder kept) right after the first job has
+    written its clip, before it could report success."""
+
+    def __init__(self, root: Path, **kwargs: Any) -> None:
+        super().__init__(root, **kwargs)
+        self.restarted_on: str | None = None
+
+    async def _to_client(self, job: Any, message: Any) -> None:
+        if isinstance(message, dict) and message.get("type") == "execution_success" and self.restarted_on is None:
+            self.restarted_on = job.prompt_id
+            self.jobs_run.append(job.prompt_id)
+            await self._restart()
+            raise _Vanished
+        await super()._to_client(job, message)
+
+
+async def test_server_restarted_mid_post_a_finished_clip_is_downloaded_not_made_again(tmp_path: Path) -> None:
+    async with RestartsAfterWriting(tmp_path / "comfy") as fake:
+        run = Run(fake, tmp_path)
+        scenes = make_scenes(3)
+        before = words(scenes)
+        client = run.client()
+        client.slots = 1  # nothing queued behind the job the restart hits
+        results = await run.go(scenes, client=client)
+    assert all(r.success for r in results)
+    first = results[0].attempt_log
+    assert len(first) == 1 and first[0].recovered and first[0].error is None
+    assert first[0].prompt_id == fake.restarted_on
+    assert len(fake.submitted) == 3  # scene 0 was not submitted again
+    run.check(before, scenes)
