@@ -364,7 +364,8 @@ class RestartsAfterWriting(FakeComfyUI):
 
 
 async def test_server_restarted_mid_post_a_finished_clip_is_downloaded_not_made_again(tmp_path: Path) -> None:
-    async with RestartsAfterWriting(tmp_path / "comfy") as fake:
+    fake = RestartsAfterWriting(tmp_path / "comfy")
+    async with fake:
         run = Run(fake, tmp_path)
         scenes = make_scenes(3)
         before = words(scenes)
