@@ -73,9 +73,3 @@ def decide(exc: BaseException, *, resumed: bool, same_rung_retries: int) -> Deci
         return Decision(Move.SAME_RUNG, "retry", counts=True, server_fault=server_fault)
     return Decision(Move.NEXT_RUNG, "next", server_fault=server_fault)
 
-
-EXTERNAL_ERRORS = frozenset({
-    "ComfyUINotSubmittedError", "GeneratorUnavailableError", "ComfyUIConnectionError", "ComfyUIServerError",
-    "FFmpegNotFoundError",
-})
-"""Error types (as the manifest records them) that say nothing about the scene itself."""
