@@ -16,6 +16,7 @@ Health check first; when no server passes, no clip is attempted and the scenes s
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -79,8 +80,6 @@ class VideoManager:
         self.gpu = gpu_manager or GPUManager(config, servers=servers_of(comfy_client), use_local_probes=False)
         self.ladder: tuple[Rung, ...] = build_ladder(config)
         self.clock = clock
-        self.last_switches: dict[str, int] = {}
-        """Checkpoint switches per server in the last run (for the benchmark and the logs)."""
 
     def simplify(self, prompt: str) -> str:
         result = self.prompt_engine.simplify_prompt(prompt) if self.prompt_engine else simplify_prompt(prompt)
@@ -120,12 +119,8 @@ class VideoManager:
                     retry_failed=retry_failed)
             for n, p in enumerate(posts)
         ]
-        kwargs = {"clock": self.clock} if self.clock is not None else {}
-        orchestrator = Orchestrator(self.generator, self.settings, self.ladder, self.gpu, **kwargs)
-        try:
-            await orchestrator.run(runs)
-        finally:
-            self.last_switches = orchestrator.switches
+        clock = self.clock or time.monotonic
+        await Orchestrator(self.generator, self.settings, self.ladder, self.gpu, clock=clock).run(runs)
         return [run.results for run in runs]
 
     def _merge_failed_scenes(self, scenes: list[SceneDecision], results: list[VideoGenerationResult]) -> MergePlan:

@@ -107,10 +107,9 @@ class Orchestrator:
             raise
         for post in posts:
             post.finish()
-
-    @property
-    def switches(self) -> dict[str, int]:
-        return {lane.server.name: lane.server.switches for lane in self.lanes}
+        switches = {lane.server.name: lane.server.switches for lane in self.lanes if lane.server.switches}
+        if switches:
+            logger.info("checkpoint switches asked of each server: %s", switches)
 
     async def _health_check(self) -> bool:
         checks = await asyncio.gather(*(is_healthy(lane.generator) for lane in self.lanes))

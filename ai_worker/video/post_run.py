@@ -19,7 +19,7 @@ from ai_worker.video.events import (
 )
 from ai_worker.video.finish import merge_results, remove_superseded_clips, write_final_scenes
 from ai_worker.video.ladder import Rung
-from ai_worker.video.manifest import Manifest, ManifestStore, PendingPrompt, SceneRecord, fingerprint
+from ai_worker.video.manifest import FailureKind, Manifest, ManifestStore, PendingPrompt, SceneRecord, fingerprint
 from ai_worker.video.reconcile import build_records, plan_starts
 from ai_worker.video.scene_identity import clip_settings_payload
 from ai_worker.video.scheduler import Job
@@ -125,6 +125,8 @@ class PostRun:
                 self._done(index, start.clip or Path(), reused=True)
             elif start.kind == "failed":
                 self.results[index].failure_reason = start.reason
+                if start.new:
+                    self.emit(SceneFailed(index, self.total, start.reason or "failed", 0, self.post_id))
             elif scene.video_mode is not None:
                 job = Job(post=self.number, index=index, mode=scene.video_mode, rung_pos=start.rung_pos,
                           resume_server=start.resume.server if start.resume else None)
@@ -168,11 +170,11 @@ class PostRun:
         self.save()
         self._done(work.index, clip, reused=False)
 
-    def failed(self, work: SceneWork, reason: str, kind: str) -> None:
+    def failed(self, work: SceneWork, reason: str, kind: FailureKind) -> None:
         record = work.record
         record.status = "failed"
         record.failure_reason = reason
-        record.failure_kind = kind  # type: ignore[assignment]
+        record.failure_kind = kind
         record.pending = None
         record.next_rung = len(self.ladder) if kind == "exhausted" else work.job.rung_pos
         self.results[work.index].failure_reason = reason

@@ -38,6 +38,8 @@ class SceneStart:
     rung_pos: int = 0
     resume: PendingPrompt | None = None
     clip: Path | None = None
+    new: bool = False
+    """A failure found now (not one an earlier run recorded)."""
 
 
 def build_records(
@@ -177,7 +179,8 @@ async def plan_starts(
         record.status = "pending"
         if scene.video_mode == "i2v" and not (scene.video_init_image and Path(scene.video_init_image).is_file()):
             starts.append(SceneStart(
-                "failed", f"scene {record.index}: image-to-video init image {scene.video_init_image!r} is missing"))
+                "failed", f"scene {record.index}: image-to-video init image {scene.video_init_image!r} is missing",
+                new=True))
             record.status = "failed"
             record.failure_kind = "fatal"
             record.failure_reason = starts[-1].reason
