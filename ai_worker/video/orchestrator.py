@@ -10,12 +10,13 @@ Cancellation (Ctrl-C, SIGTERM): jobs in flight are cancelled on the server, thei
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ai_worker.errors import ComfyUIError, WaggleVideoError
+from ai_worker.errors import ComfyUIError, OutputError, WaggleVideoError
 from ai_worker.gpu_manager import GPUManager
 from ai_worker.video.attempt import AttemptRunner, InFlight, cancel_on, is_healthy, plan_attempt
 from ai_worker.video.capabilities import Backend, loaded_model_of, servers_of, slots_of
@@ -103,7 +104,8 @@ class Orchestrator:
         except BaseException:
             for post in posts:
                 post.interrupted()
-                post.save()
+                with contextlib.suppress(OutputError):  # the error being raised says more
+                    post.save()
             raise
         for post in posts:
             post.finish()
