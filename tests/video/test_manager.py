@@ -662,3 +662,26 @@ async def test_a_batch_of_posts_shares_the_servers_breadth_first_each_with_its_o
         assert manifest is not None and manifest.post_id == f"post{n}"
         assert all(Path(s.clip_path or "").is_relative_to(tmp_path / f"post{n}") for s in manifest.scenes)
     assert {e.post_id for e in events} == {"post0", "post1"}
+
+
+async def test_a_job_that_never_reached_its_server_moves_and_the_server_comes_back_after_its_bench(
+    tmp_path: Path,
+) -> None:
+    from ai_worker.errors import ComfyUINotSubmittedError
+
+    failed_once: list[int] = []
+
+    def flaky(scene: int, rung: int, request: ClipRequest) -> BaseException | None:
+        if not failed_once:
+            failed_once.append(scene)
+            return ComfyUINotSubmittedError("connect refused", server="a")
+        return None
+
+    a, b = ScriptedGenerator(name="a", script=flaky), ScriptedGenerator(name="b")
+    settings = small_settings(comfyui_bench_seconds=0)  # re-checked at once: the health check says it is back
+    manager = VideoManager(comfy_client=Pool([a, b]), prompt_engine=None, config=settings)
+    results = await manager.generate_all_clips(make_scenes(6), "daily", "p", output_dir=tmp_path)
+    assert all(r.success for r in results)
+    moved = results[failed_once[0]].attempt_log
+    assert [(x.rung, x.action) for x in moved] == [(1, "moved"), (1, None)]  # no rung used up
+    assert len(a.calls) > 1  # benched, re-checked, and back in service for the same post
