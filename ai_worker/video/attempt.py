@@ -16,7 +16,15 @@ from ai_worker.errors import ComfyUIConnectionError, ComfyUITimeoutError, Prompt
 from ai_worker.pipeline.scene_director import SceneDecision
 from ai_worker.video.capabilities import OutputRecoverable, Reattachable
 from ai_worker.video.clip_plan import ClipShape, plan_clip
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, GenerationMode, VideoGenerator
+from ai_worker.video.generator import (
+    ClipRequest,
+    ClipResult,
+    GenerationHooks,
+    GenerationMode,
+    VideoGenerator,
+    cancel_on,
+    is_healthy,
+)
 from ai_worker.video.ladder import Rung
 from ai_worker.video.probe import validate_clip
 from config.settings import Settings
@@ -26,8 +34,6 @@ logger = logging.getLogger(__name__)
 ATTEMPT_GRACE_S = 60.0
 """Beyond VIDEO_GEN_TIMEOUT, what an attempt may spend on upload, download and validation before our own
 guard cancels it (the client bounds the wait itself; this catches a backend that does not)."""
-CANCEL_TIMEOUT_S = 10.0
-HEALTH_TIMEOUT_S = 30.0
 MAX_REATTACH = 2
 """Re-attachments to one prompt after dropped connections before the attempt counts as failed."""
 
@@ -84,25 +90,6 @@ def plan_attempt(
         mood=mood,
     )
     return AttemptPlan(request, shape)
-
-
-async def cancel_on(generator: VideoGenerator, prompt_id: str) -> None:
-    """Cancel `prompt_id` on `generator`; never raises (a server that is gone has nothing to cancel)."""
-    try:
-        async with asyncio.timeout(CANCEL_TIMEOUT_S):
-            await generator.cancel(prompt_id)
-    except Exception as exc:
-        logger.warning("could not cancel %s on %s: %r", prompt_id, generator.name, exc)
-
-
-async def is_healthy(generator: VideoGenerator, timeout: float = HEALTH_TIMEOUT_S) -> bool:
-    """The generator's health check within `timeout`; never raises."""
-    try:
-        async with asyncio.timeout(timeout):
-            return bool(await generator.health_check())
-    except Exception as exc:  # health_check must not raise; one that does is unhealthy
-        logger.warning("health check of %s failed: %r", generator.name, exc)
-        return False
 
 
 class AttemptRunner:

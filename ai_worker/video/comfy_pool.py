@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ai_worker.errors import GeneratorUnavailableError
-from ai_worker.video.attempt import is_healthy
 from ai_worker.video.capabilities import MemoryFreeing
-from ai_worker.video.generator import VideoGenerator
+from ai_worker.video.generator import VideoGenerator, is_healthy
 
 if TYPE_CHECKING:
     from config.settings import Settings

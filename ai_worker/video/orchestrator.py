@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from ai_worker.errors import ComfyUIError, OutputError, WaggleVideoError
 from ai_worker.gpu_manager import GPUManager
-from ai_worker.video.attempt import AttemptRunner, InFlight, cancel_on, is_healthy, plan_attempt
+from ai_worker.video.attempt import AttemptRunner, InFlight, plan_attempt
 from ai_worker.video.capabilities import Backend, loaded_model_of, servers_of, slots_of
 from ai_worker.video.error_policy import decide
 from ai_worker.video.events import AttemptFailed, AttemptStarted, Progress, SceneStarted
-from ai_worker.video.generator import GenerationHooks, ProgressEvent, VideoGenerator
+from ai_worker.video.generator import GenerationHooks, ProgressEvent, VideoGenerator, cancel_on, is_healthy
 from ai_worker.video.ladder import Rung
 from ai_worker.video.manifest import AttemptRecord, PendingPrompt
 from ai_worker.video.post_run import PostRun, SceneWork
