@@ -9,7 +9,8 @@ in one place each, with ``raise ... from exc``, so callers decide by type, never
     │   └── ImageError                  an image that cannot be used (download, decode, safety)
     ├── MediaError                      FFmpeg and probing
     │   ├── FFmpegError                 FFmpeg exited non-zero (last stderr lines attached)
-    │   │   └── FFmpegTimeoutError      FFmpeg ran past its time limit and was killed
+    │   │   ├── FFmpegTimeoutError      FFmpeg ran past its time limit and was killed
+    │   │   └── FFmpegNotFoundError     the FFmpeg binary is missing or cannot be started (not the scene's fault)
     │   └── InvalidClipError            a clip that is missing, empty, truncated or not what was asked
     ├── GeneratorError                  a video backend could not make a clip
     │   ├── GeneratorUnavailableError   health check failed / no server to run on
@@ -31,7 +32,9 @@ in one place each, with ``raise ... from exc``, so callers decide by type, never
     │   ├── LLMConnectionError          refused / unreachable
     │   ├── LLMTimeoutError             no answer within OLLAMA_TIMEOUT
     │   └── LLMResponseError            HTTP error or an answer we cannot use
-    └── ConfigError                     a settings file (video_styles.json, workflows) is malformed
+    ├── ConfigError                     a settings file (video_styles.json, workflows) is malformed
+    └── OutputError                     the output folder cannot be written, or another run holds it
+        └── RunLockedError              another run is writing the same post folder
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ class FFmpegTimeoutError(FFmpegError):
     """FFmpeg ran past its time limit; the process was killed and reaped."""
 
 
+class FFmpegNotFoundError(FFmpegError):
+    """The FFmpeg binary is missing or cannot be started: every scene would fail the same way, and a re-run
+    after the fix should try them again."""
+
+
 class InvalidClipError(MediaError):
     """A clip that is missing, empty, unreadable, or not of the size/length asked for."""
 
@@ -115,10 +123,6 @@ class ComfyUIConnectionError(ComfyUIError):
 class ComfyUINotSubmittedError(ComfyUIError):
     """POST /prompt could not even connect: the job was never queued, so there is nothing to re-attach to and
     another server (or this one, later) may take it. Deliberately not a `ComfyUIConnectionError`."""
-
-
-ComfyUIUnreachableError = ComfyUINotSubmittedError
-"""Old name of `ComfyUINotSubmittedError`, kept while callers move over."""
 
 
 class ComfyUITimeoutError(ComfyUIError):
@@ -203,3 +207,11 @@ class ConfigError(WaggleVideoError):
 
 class ComfyUIServerError(ComfyUIError):
     """The server answered with a 5xx status or an unreadable body: it is up, but failing."""
+
+
+class OutputError(WaggleVideoError):
+    """The stage cannot write its output (manifest, clips); the message names the path."""
+
+
+class RunLockedError(OutputError):
+    """Another run holds the post's output folder."""

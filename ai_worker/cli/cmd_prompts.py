@@ -14,8 +14,12 @@ from rich.text import Text
 
 from ai_worker.cli.console import make_console, settings_error_line, setup_logging
 from ai_worker.errors import ConfigError, InputError, WaggleVideoError
+from ai_worker.pipeline.content_processor import phase_6_prompts
+from ai_worker.pipeline.paths import post_dir
 from ai_worker.pipeline.post_file import Post, load_post
+from ai_worker.pipeline.run_lock import post_lock
 from ai_worker.pipeline.video_modes import assign_video_modes
+from ai_worker.video.manifest import MANIFEST_NAME, ManifestStore
 from ai_worker.video.prompt_engine import NEGATIVE_PROMPT, VideoPromptEngine
 from ai_worker.video.styles import load_video_styles
 from config.settings import Settings, load_settings
@@ -25,13 +29,23 @@ logger = logging.getLogger(__name__)
 EXIT_BAD_INPUT = 2
 
 
-async def build_prompts(post_path: Path, out: Path, settings: Settings) -> tuple[Post, list[str]]:
-    """Load the post, run Phase 4.5 and 6 on it; returns the post (scenes filled in) and skipped-scene notes."""
+async def build_prompts(
+    post_path: Path, out: Path, settings: Settings, *, refresh: bool = False
+) -> tuple[Post, list[str]]:
+    """Load the post, run Phase 4.5 and 6 on it; returns the post (scenes filled in) and skipped-scene notes.
+
+    Prompts an earlier run saved in the post's manifest are kept for unchanged scenes unless `refresh`; what
+    this prints is saved there, so `run` makes its clips from these prompts."""
     styles = load_video_styles(settings.video_styles_path)
     post, errors = load_post(post_path)
-    await assign_video_modes(post.scenes, post_id=post.post_id, settings=settings, out_dir=out, base_dir=post.base_dir)
-    engine = VideoPromptEngine(settings, styles)
-    await engine.generate_batch(post.scenes, post.mood, post.title, post.body_summary)
+    folder = post_dir(out, post.post_id)
+    with post_lock(folder):
+        await assign_video_modes(
+            post.scenes, post_id=post.post_id, settings=settings, out_dir=out, base_dir=post.base_dir
+        )
+        engine = VideoPromptEngine(settings, styles)
+        await phase_6_prompts(post, engine=engine, settings=settings, store=ManifestStore(folder / MANIFEST_NAME),
+                              refresh=refresh)
     return post, [str(error) for error in errors]
 
 
@@ -65,6 +79,9 @@ def prompts(
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (image cache for Phase 4.5). \\[default: OUTPUT_DIR]")
     ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Ask the LLM for new prompts even for scenes that have saved ones.")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
     console = make_console()
@@ -76,7 +93,7 @@ def prompts(
         errors.print(f"[red]error:[/] {escape(settings_error_line(exc))}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     try:
-        loaded, skipped = asyncio.run(build_prompts(post, out or settings.output_dir, settings))
+        loaded, skipped = asyncio.run(build_prompts(post, out or settings.output_dir, settings, refresh=refresh))
     except InputError as exc:
         errors.print(f"[red]error:[/] {_line(exc)}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from exc

@@ -1,4 +1,5 @@
-"""`wagglebot-video run POST.json`: the whole video stage for one post, with a progress display."""
+"""`wagglebot-video run POST.json [MORE.json | FOLDER ...]`: the whole video stage for one or many posts,
+sharing every server, with a progress line per post and one summary."""
 
 from __future__ import annotations
 
@@ -25,24 +26,24 @@ from ai_worker.cli.preflight import (
     no_clip_reason,
     output_folder_problem,
 )
-from ai_worker.errors import GeneratorUnavailableError, InputError, PostFileError, WaggleVideoError
+from ai_worker.cli.signals import install_sigterm_cancel
+from ai_worker.errors import GeneratorUnavailableError, InputError, WaggleVideoError
 from ai_worker.pipeline.backend_choice import BackendChoice
-from ai_worker.pipeline.content_processor import VideoStageResult, process_post
-from ai_worker.pipeline.post_file import Post, load_post
-from ai_worker.video.manager import (
+from ai_worker.pipeline.content_processor import PostInput, VideoStageResult, process_posts
+from ai_worker.pipeline.post_file import load_post
+from ai_worker.video.events import (
     AttemptFailed,
     AttemptStarted,
     ManagerEvent,
     SceneDone,
     SceneFailed,
     SceneSkipped,
-    install_sigterm_cancel,
 )
-from ai_worker.video.manager import Progress as JobProgress
+from ai_worker.video.events import Progress as JobProgress
+from ai_worker.video.report import write_index
 from config.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
-
 
 class Backend(StrEnum):
     auto = "auto"
@@ -51,7 +52,7 @@ class Backend(StrEnum):
 
 
 class RunDisplay:
-    """A rich progress display fed by the manager's events: one bar for scenes, one for the job in flight."""
+    """A rich progress display fed by the manager's events: one bar per post, one for the latest job."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -63,58 +64,110 @@ class RunDisplay:
             console=console,
             transient=False,
         )
-        self._scenes: TaskID | None = None
+        self._posts: dict[str, TaskID] = {}
         self._job: TaskID | None = None
 
     def on_backend(self, choice: BackendChoice) -> None:
         self.console.print(f"[bold]backend:[/] {choice.kind} — {escape(choice.reason)}", soft_wrap=True)
 
+    def _post(self, event: ManagerEvent) -> TaskID:
+        task = self._posts.get(event.post_id)
+        if task is None:
+            task = self.progress.add_task(f"post {escape(event.post_id)}", total=event.total_scenes)
+            self._posts[event.post_id] = task
+        return task
+
     def on_event(self, event: ManagerEvent) -> None:
-        if self._scenes is None:
-            self._scenes = self.progress.add_task("scenes", total=event.total_scenes)
+        post = self._post(event)
+        if self._job is None:
             self._job = self.progress.add_task("clip", total=None)
-        assert self._job is not None
+        where = f"{escape(event.post_id)} scene {event.scene_index}"
         match event:
-            case AttemptStarted(scene_index=scene, rung=rung, label=label, server=server):
-                self.progress.reset(
-                    self._job, description=escape(f"scene {scene} · {label} · {server}"), total=None
-                )
+            case AttemptStarted(label=label, server=server):
+                self.progress.reset(self._job, description=f"{where} · {label} · {escape(server)}", total=None)
             case JobProgress(progress=progress):
                 self.progress.update(self._job, total=progress.maximum, completed=progress.value)
-            case AttemptFailed(scene_index=scene, rung=rung, message=message, action=action):
-                self.console.print(f"[yellow]scene {scene}, try {rung}:[/] {escape(message)} → {action}")
+            case AttemptFailed(rung=rung, message=message, action=action):
+                self.console.print(f"[yellow]{where}, try {rung}:[/] {escape(message)} → {action}")
             case SceneDone() | SceneSkipped():
-                self.progress.advance(self._scenes)
-            case SceneFailed(scene_index=scene, reason=reason):
-                self.progress.advance(self._scenes)
-                self.console.print(f"[red]scene {scene} failed:[/] {escape(reason)} (its lines move to a neighbour)")
+                self.progress.advance(post)
+            case SceneFailed(reason=reason):
+                self.progress.advance(post)
+                self.console.print(f"[red]{where} failed:[/] {escape(reason)} (its lines move to a neighbour)")
             case _:
                 pass
 
 
-def summary_table(result: VideoStageResult) -> Table:
-    table = Table(title=escape(f"post {result.post_id}"), show_lines=False)
-    for column in ("#", "type", "mode", "clip", "lines"):
+def summary_table(results: list[VideoStageResult]) -> Table:
+    """One row per post: its scenes and what became of them."""
+    table = Table(title="summary", show_lines=False)
+    for column in ("post", "scenes", "clips made", "reused", "failed (merged)", "static", "manifest"):
         table.add_column(column)
-    for index, scene in enumerate(result.scenes):
-        clip = Path(scene.video_clip_path).name if scene.video_clip_path else "—"
-        table.add_row(str(index), scene.type, scene.video_mode or "—", escape(clip), str(len(scene.text_lines)))
+    for result in results:
+        made = sum(1 for r in result.results if r.success and not r.reused)
+        reused = sum(1 for r in result.results if r.success and r.reused)
+        failed = sum(1 for r in result.results if not r.success and not r.skipped)
+        static = sum(1 for r in result.results if r.skipped)
+        table.add_row(escape(result.post_id), str(len(result.results)), str(made), str(reused), str(failed),
+                      str(static), escape(str(result.manifest_path)))
     return table
 
 
+def expand_post_paths(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Post files from the arguments: files as given, folders as their ``*.json`` files in name order.
+    Returns the files and a one-line error for each argument that gives none."""
+    files: list[Path] = []
+    errors: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.json") if p.is_file())
+            if not found:
+                errors.append(f"{path}: a folder with no .json post files")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files, errors
+
+
+def load_posts(files: list[Path], console: Console) -> tuple[list[PostInput], int]:
+    """Every post that loads (each bad one is one error line); returns them and how many did not load."""
+    inputs: list[PostInput] = []
+    bad = 0
+    seen: dict[str, Path] = {}
+    for file in files:
+        try:
+            post, errors = load_post(file)
+        except InputError as exc:
+            console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            bad += 1
+            continue
+        if post.post_id in seen:
+            console.print(f"[red]error:[/] {escape(str(file))}: post_id {escape(post.post_id)!r} is also the post_id "
+                          f"of {escape(str(seen[post.post_id]))}; skipped", soft_wrap=True)
+            bad += 1
+            continue
+        seen[post.post_id] = file
+        for error in errors:
+            console.print(f"[yellow]skipping:[/] {escape(str(error))}", soft_wrap=True)
+        inputs.append(PostInput(post, list(errors)))
+    return inputs, bad
+
+
 async def run_stage(
-    post: Post, errors: list[PostFileError], out: Path, settings: Settings, display: RunDisplay | None
-) -> VideoStageResult:
+    inputs: list[PostInput], out: Path, settings: Settings, display: RunDisplay | None, *,
+    refresh_prompts: bool = False, retry_failed: bool = False,
+) -> list[VideoStageResult]:
     current = asyncio.current_task()
     if current is not None:
         install_sigterm_cancel(current)
-    return await process_post(
-        post,
+    return await process_posts(
+        inputs,
         settings=settings,
         out_dir=out,
-        input_errors=errors,
         on_event=display.on_event if display else None,
         on_backend=display.on_backend if display else None,
+        refresh_prompts=refresh_prompts,
+        retry_failed=retry_failed,
     )
 
 
@@ -124,18 +177,27 @@ def _fail(console: Console, message: str, code: int) -> typer.Exit:
 
 
 def run(
-    post: Annotated[Path, typer.Argument(help="The post file (JSON).", show_default=False)],
+    posts: Annotated[
+        list[Path], typer.Argument(help="Post files (JSON), or folders of them.", show_default=False)
+    ],
     out: Annotated[
         Path | None,
-        # `\[` keeps typer's rich help from reading "[default: ...]" as markup (it would vanish).
-        typer.Option("--out", help="Output folder (clips, manifest, image cache). \\[default: OUTPUT_DIR]"),
+        typer.Option("--out", help="Output folder; each post gets <out>/<post_id>/. \\[default: OUTPUT_DIR]"),
     ] = None,
     backend: Annotated[
         Backend | None,
         typer.Option(help="auto: ComfyUI if healthy, else local. \\[default: VIDEO_BACKEND, else auto]"),
     ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Try again every scene an earlier run failed (not only those "
+                           "that failed for reasons outside the scene, which are retried anyway).")
+    ] = False,
+    refresh_prompts: Annotated[
+        bool, typer.Option("--refresh-prompts", help="Ask the LLM for new prompts even for scenes with saved ones "
+                           "(their clips are made again).")
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
-    preview: Annotated[bool, typer.Option("--preview", help="Also make preview.mp4 in the post's folder.")] = False,
+    preview: Annotated[bool, typer.Option("--preview", help="Also make preview.mp4 in each post's folder.")] = False,
 ) -> None:
     run_started_at = time.time()
     console = make_console()
@@ -147,19 +209,21 @@ def run(
     except ValueError as exc:
         raise _fail(console, settings_error_line(exc), EXIT_BAD_INPUT) from exc
     out = out if out is not None else settings.output_dir
-    try:
-        loaded, errors = load_post(post)
-    except InputError as exc:
-        raise _fail(console, str(exc), EXIT_BAD_INPUT) from exc
-    problem = output_folder_problem(out)
+    files, arg_errors = expand_post_paths(posts)
+    for error in arg_errors:
+        console.print(f"[red]error:[/] {escape(error)}", soft_wrap=True)
+    inputs, bad = load_posts(files, console)
+    bad += len(arg_errors)
+    if not inputs:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    problem = output_folder_problem(out)  # before any work: prompts and downloads would be lost otherwise
     if problem is not None:
         raise _fail(console, problem, EXIT_BAD_INPUT)
-    for error in errors:
-        console.print(f"[yellow]warning:[/] {escape(str(error))}", soft_wrap=True)
     display = RunDisplay(console)
     try:
         with display.progress:
-            result = asyncio.run(run_stage(loaded, errors, out, settings, display))
+            results = asyncio.run(run_stage(inputs, out, settings, display, refresh_prompts=refresh_prompts,
+                                            retry_failed=retry_failed))
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         console.print("[yellow]interrupted:[/] jobs in flight were cancelled; run the same command again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from exc
@@ -169,10 +233,19 @@ def run(
         raise _fail(console, str(exc), EXIT_NO_CLIPS) from exc
     except WaggleVideoError as exc:
         raise _fail(console, str(exc), EXIT_FAILED) from exc
-    console.print(summary_table(result))
-    console.print(f"manifest: {escape(str(result.manifest_path))}", soft_wrap=True)
-    # The report (and preview) are written whatever the outcome: they are how a user sees what went wrong.
-    finish_run(console, result.output_dir, settings, run_started_at=run_started_at, preview=preview)
-    reason = no_clip_reason(result, max_clips=settings.video_max_clips_per_post)
-    if reason is not None:
-        raise _fail(console, reason, EXIT_NO_CLIPS)
+    console.print(summary_table(results))
+    for result in results:
+        console.print(f"manifest: {escape(str(result.manifest_path))}", soft_wrap=True)
+        # The report (and preview) are written whatever the outcome: they are how a user sees what went wrong.
+        finish_run(console, result.output_dir, settings, run_started_at=run_started_at, preview=preview)
+    if len(results) > 1:
+        index = write_index(out, [result.output_dir for result in results])
+        console.print(f"index: {escape(str(index))}", soft_wrap=True)
+    reasons = [no_clip_reason(result, max_clips=settings.video_max_clips_per_post) for result in results]
+    for result, reason in zip(results, reasons, strict=True):
+        if reason is not None and len(results) > 1:
+            console.print(f"[yellow]post {escape(result.post_id)}:[/] {escape(reason)}", soft_wrap=True)
+    if all(reason is not None for reason in reasons):
+        raise _fail(console, next(r for r in reasons if r is not None), EXIT_NO_CLIPS)
+    if bad:
+        raise typer.Exit(EXIT_BAD_INPUT)

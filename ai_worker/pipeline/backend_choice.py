@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ai_worker.errors import GeneratorUnavailableError
+from ai_worker.video.capabilities import Backend
 from ai_worker.video.comfy_client import ComfyUIClient
 from ai_worker.video.comfy_pool import ComfyUIPool
-from ai_worker.video.generator import VideoGenerator
 from ai_worker.video.local_backend import LocalBackend
 from ai_worker.video.styles import VideoStyles
 from config.settings import Settings
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 class BackendChoice:
     """The backend Phase 7 will use, and why (shown to the user and kept in the manifest)."""
 
-    generator: VideoGenerator
+    generator: Backend
     kind: str
     reason: str
 

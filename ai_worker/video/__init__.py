@@ -5,9 +5,10 @@ The seed's public API, plus the backends that stand beside the ComfyUI client.
 
 from ai_worker.video.comfy_client import ComfyUIClient
 from ai_worker.video.comfy_pool import ComfyUIPool
+from ai_worker.video.events import VideoGenerationResult
 from ai_worker.video.image_filter import ImageSuitability, evaluate_image
 from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import VideoGenerationResult, VideoManager
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.prompt_engine import VideoPromptEngine
 from ai_worker.video.video_utils import (
     loop_or_trim_clip,

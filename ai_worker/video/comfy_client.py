@@ -47,12 +47,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from ai_worker.errors import (
     ComfyUIConnectionError,
     ComfyUIError,
+    ComfyUINotSubmittedError,
     ComfyUIServerError,
     ComfyUITimeoutError,
-    ComfyUIUnreachableError,
     ImageError,
     InvalidOutputError,
     PromptLostError,
+    WaggleVideoError,
     WorkflowError,
 )
 from ai_worker.video import comfy_protocol as proto
@@ -263,6 +264,28 @@ class ComfyUIClient:
         """
         return await self._bounded(prompt_id, request, hooks, ws=None)
 
+    def _download_limits(self) -> DownloadLimits:
+        return DownloadLimits(self.settings.comfyui_download_max_bytes, self.settings.comfyui_download_deadline)
+
+    async def recover_output(self, request: ClipRequest) -> ClipResult | None:
+        """The clip `request` wrote before the server lost its prompt (a restart empties history, not the
+        output folder), or None. The file name is ours (`workflows.filename_prefix_for`: the request's own
+        stem, which carries its scene, rung and try, hence its seed), so a file under it is this request's
+        clip; it is validated like any other before it counts."""
+        subfolder, _, base = workflows.filename_prefix_for(request).rpartition("/")
+        dest = request.output_path if request.output_path.is_absolute() else self.output_dir / request.output_path
+        for name in (f"{base}_00001.mp4", f"{base}_00001_.mp4"):  # VHS_VideoCombine, SaveVideo
+            output = proto.OutputFile(filename=name, subfolder=subfolder, type="output")
+            try:
+                await fetch_output(self._http, output, dest, shared_dir=self.settings.comfyui_shared_output_dir,
+                                   limits=self._download_limits(), server=self.name, prompt_id="recovered")
+            except WaggleVideoError as exc:
+                logger.debug("no %s to recover on %s: %s", name, self.name, exc)
+                continue
+            logger.info("recovered %s from %s after its prompt was lost", name, self.name)
+            return ClipResult(path=dest, server=self.name, prompt_id=None)
+        return None
+
     def _load_workflow(self, name: str) -> workflows.Workflow:
         return workflows.load_workflow(name, self.settings.comfyui_workflow_dir)
 
@@ -342,7 +365,7 @@ class ComfyUIClient:
         except ComfyUIConnectionError as exc:
             if isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout):
                 # No connection, so no request: the prompt id we already recorded names nothing.
-                raise ComfyUIUnreachableError(str(exc), server=self.name, prompt_id=prompt_id) from exc.__cause__
+                raise ComfyUINotSubmittedError(str(exc), server=self.name, prompt_id=prompt_id) from exc.__cause__
             raise
         if response.status_code == 400:
             raise proto.validation_error(self._json_of(response), graph, server=self.name)
@@ -518,7 +541,7 @@ class ComfyUIClient:
                 f"ComfyUI at {self.name}: prompt {prompt_id} succeeded but reported no video output",
                 server=self.name, prompt_id=prompt_id)
         dest = request.output_path if request.output_path.is_absolute() else self.output_dir / request.output_path
-        limits = DownloadLimits(self.settings.comfyui_download_max_bytes, self.settings.comfyui_download_deadline)
+        limits = self._download_limits()
         await fetch_output(self._http, outputs[-1], dest, shared_dir=self.settings.comfyui_shared_output_dir,
                            limits=limits, server=self.name, prompt_id=prompt_id)
         return ClipResult(path=dest, server=self.name, prompt_id=prompt_id)

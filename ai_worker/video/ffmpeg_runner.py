@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ai_worker.errors import FFmpegError, FFmpegTimeoutError
+from ai_worker.errors import FFmpegError, FFmpegNotFoundError, FFmpegTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,9 @@ def resolve_ffmpeg(binary: Path | None = None) -> Path:
     """The FFmpeg to run: the one named in settings, else imageio-ffmpeg's bundled binary."""
     if binary is not None:
         if not binary.exists():
-            raise FFmpegError(f"FFMPEG_BINARY {binary} does not exist")
+            raise FFmpegNotFoundError(f"FFMPEG_BINARY {binary} does not exist")
         if not binary.is_file():
-            raise FFmpegError(f"FFMPEG_BINARY {binary} is not a file")
+            raise FFmpegNotFoundError(f"FFMPEG_BINARY {binary} is not a file")
         return binary
     return _bundled_ffmpeg()
 
@@ -77,7 +77,7 @@ async def _execute(command: Sequence[str], *, timeout: float, what: str) -> tupl
             stderr=asyncio.subprocess.PIPE,
         )
     except OSError as exc:
-        raise FFmpegError(f"could not start FFmpeg at {command[0]}: {exc}") from exc
+        raise FFmpegNotFoundError(f"could not start FFmpeg at {command[0]}: {exc}") from exc
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=timeout)
     except TimeoutError:

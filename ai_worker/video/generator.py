@@ -3,15 +3,23 @@ FFmpeg-only local backend. `VideoManager` depends on this, never on ComfyUI itse
 
 A backend turns one `ClipRequest` into one mp4 at `request.output_path` and returns a `ClipResult`.
 Parameters mean the same thing on every backend (width, height, frames, fps), so the fallback ladder's
-rungs are comparable wherever they run.
+rungs are comparable wherever they run. `is_healthy` and `cancel_on` call the two "never raises" methods
+with a time limit, for callers that must not hang on a server that is gone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
+
+logger = logging.getLogger(__name__)
+
+CANCEL_TIMEOUT_S = 10.0
+HEALTH_TIMEOUT_S = 30.0
 
 ModelVariant = Literal["full", "distilled"]
 GenerationMode = Literal["t2v", "i2v"]
@@ -119,3 +127,22 @@ class VideoGenerator(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+async def cancel_on(generator: VideoGenerator, prompt_id: str) -> None:
+    """Cancel `prompt_id` on `generator`; never raises (a server that is gone has nothing to cancel)."""
+    try:
+        async with asyncio.timeout(CANCEL_TIMEOUT_S):
+            await generator.cancel(prompt_id)
+    except Exception as exc:
+        logger.warning("could not cancel %s on %s: %r", prompt_id, generator.name, exc)
+
+
+async def is_healthy(generator: VideoGenerator, timeout: float = HEALTH_TIMEOUT_S) -> bool:
+    """The generator's health check within `timeout`; never raises."""
+    try:
+        async with asyncio.timeout(timeout):
+            return bool(await generator.health_check())
+    except Exception as exc:  # health_check must not raise; one that does is unhealthy
+        logger.warning("health check of %s failed: %r", generator.name, exc)
+        return False

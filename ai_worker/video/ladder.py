@@ -14,9 +14,11 @@ from ai_worker.errors import (
     ComfyUIConnectionError,
     ComfyUINotSubmittedError,
     ComfyUIOutOfMemoryError,
+    ComfyUIPermanentExecutionError,
     ComfyUIServerError,
     ComfyUITimeoutError,
     ComfyUIValidationError,
+    FFmpegNotFoundError,
     GeneratorError,
     GeneratorUnavailableError,
     InputError,
@@ -89,21 +91,25 @@ class ErrorAction(enum.Enum):
     FAIL_FAST = "fail_fast"
     """The scene fails now: retrying cannot help (bad input, our bug)."""
     BLOCK_KIND = "block_kind"
-    """The scene fails now, and the post stops sending this kind of job to that server (validation, missing
-    node or model, a workflow that does not take a parameter)."""
+    """That kind of job (mode and checkpoint) is never sent to that server again in this run (validation,
+    a missing or unreadable model, a node that cannot be built, a workflow that does not take a parameter);
+    the scene goes on with a rung of another kind, or on another server."""
     FREE_AND_NEXT = "free_and_next"
     """Out of memory: free the server's VRAM, then the next rung (smaller) may fit."""
     REATTACH = "reattach"
     """The transport dropped: the prompt may still be running; re-attach to it by id."""
     RETRY = "retry"
-    """The server could not take the job: the same rung again, elsewhere or later."""
+    """The job never reached a server: the same rung again, elsewhere or later, without using up a rung."""
+    EXTERNAL = "external"
+    """Something outside the scene is broken (FFmpeg missing): the scene stops without using up a rung, and
+    a re-run tries it again."""
     NEXT = "next"
     """Anything else the server or the clip did wrong: the next rung."""
 
 
 def classify(exc: BaseException) -> ErrorAction:
     """Sort an attempt's exception by type (never by message)."""
-    if isinstance(exc, ComfyUIValidationError | WorkflowError):
+    if isinstance(exc, ComfyUIValidationError | ComfyUIPermanentExecutionError | WorkflowError):
         return ErrorAction.BLOCK_KIND
     if isinstance(exc, ComfyUIOutOfMemoryError):
         return ErrorAction.FREE_AND_NEXT
@@ -111,6 +117,8 @@ def classify(exc: BaseException) -> ErrorAction:
         return ErrorAction.REATTACH
     if isinstance(exc, GeneratorUnavailableError | ComfyUINotSubmittedError):
         return ErrorAction.RETRY
+    if isinstance(exc, FFmpegNotFoundError):
+        return ErrorAction.EXTERNAL
     if isinstance(exc, GeneratorError | MediaError):
         # Timeouts (the client has cancelled the job), execution errors, interrupts, lost prompts,
         # unusable outputs and clips that fail validation: a lighter rung may succeed.

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_serializer, field_validator
 
-from ai_worker.errors import InputError
+from ai_worker.errors import InputError, OutputError
 from ai_worker.video.manifest_paths import convert_paths, relative_to_folder, resolve_in_folder
 from ai_worker.video.visual_anchor import VisualAnchor
 
@@ -56,9 +56,10 @@ def _to_iso(value: float | None) -> str | None:
 
 
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
-FailureKind = Literal["exhausted", "fatal", "unavailable"]
-"""Why a scene failed: every rung was tried; an error no rung can fix; or no server could take it.
-A re-run repeats neither a done scene nor an exhausted one; the other two continue their ladder."""
+FailureKind = Literal["exhausted", "fatal", "unavailable", "external"]
+"""Why a scene failed: every rung was tried; an error no rung can fix; no server could take it; or something
+outside the scene broke (FFmpeg missing). A re-run tries "unavailable" and "external" scenes again by itself,
+from the rung that never ran; "exhausted" and "fatal" ones only with ``--retry-failed``."""
 
 
 class AttemptRecord(BaseModel):
@@ -79,6 +80,10 @@ class AttemptRecord(BaseModel):
     label: str | None = None
     action: str | None = None
     reattached: bool = False
+    recovered: bool = False
+    """The server had lost the prompt (restarted), and the clip it had already written was taken."""
+    shape: dict[str, object] | None = None
+    """`clip_plan.ClipShape.as_record()`: the width, height and frames asked for, and why."""
 
     @field_validator("started_at", mode="before")
     @classmethod
@@ -133,6 +138,12 @@ class SceneRecord(BaseModel):
     # Why the post file's scene was not taken as written (unknown type, refused image path, ...); its lines
     # are still all here.
     input_error: str | None = None
+    clip_prompt: str | None = None
+    """The Phase 6 prompt the finished clip was made from (a refreshed prompt makes the clip again)."""
+    reused: bool = False
+    """This run reused the clip an earlier run made."""
+    retried: str | None = None
+    """Why this run tried the scene again after an earlier run failed it."""
 
 
 class FinalScene(BaseModel):
@@ -289,5 +300,9 @@ class ManifestStore:
         return json.dumps(data, ensure_ascii=False, indent=2)
 
     def save(self, manifest: Manifest) -> None:
+        """Write atomically; a failure to write is an `OutputError` naming the file."""
         manifest.updated_at = time.time()
-        write_json_atomic(self.path, self.dumps(manifest))
+        try:
+            write_json_atomic(self.path, self.dumps(manifest))
+        except OSError as exc:
+            raise OutputError(f"{self.path}: could not save the manifest ({exc.strerror or exc})") from exc

@@ -125,11 +125,28 @@ class VideoPromptEngine:
         return simplify_prompt(prompt)
 
     async def generate_batch(
-        self, scenes: Sequence[SceneDecision], mood: str, title: str, body_summary: str
+        self,
+        scenes: Sequence[SceneDecision],
+        mood: str,
+        title: str,
+        body_summary: str,
+        *,
+        only: Sequence[SceneDecision] | None = None,
+        anchor: VisualAnchor | None = None,
     ) -> VisualAnchor:
         """The post's anchor, and prompts for every scene whose `video_mode` is "t2v" or "i2v" (other scenes
-        are left alone). The LLM is asked for the anchor only when some scene is text-to-video."""
-        targets = [scene for scene in scenes if scene.video_mode in ("t2v", "i2v")]
+        are left alone). The LLM is asked for the anchor only when some scene is text-to-video.
+
+        `only` limits the prompts written to those scenes (the others keep prompts saved by an earlier run);
+        the anchor is still about the whole post. A given `anchor` (saved by an earlier run) is used as it is,
+        so new prompts share the look of the kept ones."""
+        pool = scenes if only is None else only
+        targets = [scene for scene in pool if scene.video_mode in ("t2v", "i2v")]
+        if anchor is not None:
+            kept = anchor
+            if targets:
+                await self._with_llm(lambda llm: self._run(llm, targets, mood, title, body_summary, kept))
+            return kept
         if not any(scene.video_mode == "t2v" for scene in targets):
             anchor = default_anchor(mood, self._styles, title, body_summary, scenes, "no text-to-video scene")
             if targets:

@@ -79,7 +79,15 @@ def test_run_makes_probed_clips_for_every_example(small_env: Path, example: Path
         assert record.prompt_source is not None and record.prompt_source.startswith("fallback")
         assert record.clip_path is not None
         info = probe_clip(Path(record.clip_path))
-        assert (info.width, info.height, info.frames, info.fps) == (256, 160, 17, 12.0)
+        # The clip is what its attempt asked for: the size follows the image for image-to-video, the frames
+        # follow the narration (clip_plan); text-to-video keeps VIDEO_RESOLUTION.
+        asked = next(attempt for attempt in reversed(record.attempts) if attempt.ok).shape
+        assert asked is not None
+        assert (info.width, info.height, info.frames, info.fps) == (
+            asked["width"], asked["height"], asked["num_frames"], 12.0
+        )
+        if record.mode == "t2v":
+            assert (info.width, info.height) == (256, 160)
         assert info.codec == "h264" and not info.has_audio
         assert Path(record.clip_path).resolve().is_relative_to(out.resolve())
     original = [line_text(line) for scene in post["scenes"] for line in scene["text_lines"]]
@@ -195,3 +203,63 @@ def test_output_dir_setting_is_the_default_out(small_env: Path, monkeypatch: pyt
     code, output = _invoke("run", str(post), "--backend", "local")
     assert code == 0, output
     assert (small_env / "from_env" / "t_post" / "manifest.json").is_file()
+
+
+def _named_post(folder: Path, post_id: str, lines: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{post_id}.json"
+    scenes = [{"type": "text_only", "text_lines": [line]} for line in lines]
+    data = {"post_id": post_id, "title": "제목", "body_summary": "요약", "mood": "daily", "scenes": scenes}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_many_posts_and_a_folder_in_one_run(small_env: Path) -> None:
+    a = _named_post(small_env / "one", "post_a", ["가", "나"])
+    folder = small_env / "many"
+    _named_post(folder, "post_b", ["다"])
+    _named_post(folder, "post_c", ["라", "마", "바"])
+    out = small_env / "out"
+    code, output = _invoke("run", str(a), str(folder), "--out", str(out), "--backend", "local")
+    assert code == 0, output
+    for post_id, lines in (("post_a", ["가", "나"]), ("post_b", ["다"]), ("post_c", ["라", "마", "바"])):
+        manifest = _manifest(out / post_id)
+        assert manifest.post_id == post_id and _all_lines(manifest) == lines
+        for record in manifest.scenes:
+            assert record.status == "done" and Path(record.clip_path or "").is_relative_to(out / post_id)
+        assert f"post {post_id}" in output  # its progress line
+    assert output.count("summary") == 1
+
+
+def test_a_bad_post_among_many_is_one_line_and_the_others_run(small_env: Path) -> None:
+    good = _named_post(small_env / "p", "post_ok", ["하나"])
+    bad = small_env / "p" / "broken.json"
+    bad.write_text("{not json", encoding="utf-8")
+    code, output = _invoke("run", str(good), str(bad), "--out", str(small_env / "out"), "--backend", "local")
+    assert code == 2
+    assert "broken.json" in output and "not valid JSON" in output
+    assert _manifest(small_env / "out" / "post_ok").scenes[0].status == "done"
+
+
+def test_rerun_keeps_files_the_stage_did_not_write_and_removes_superseded_clips(small_env: Path) -> None:
+    out = small_env / "out"
+    post = _named_post(small_env / "p", "post_s", ["첫 줄", "둘째 줄"])
+    assert _invoke("run", str(post), "--out", str(out), "--backend", "local")[0] == 0
+    first = _manifest(out / "post_s")
+    mine = out / "post_s" / "clips" / "my_edit.mp4"
+    mine.write_bytes(b"user data")
+    _named_post(small_env / "p", "post_s", ["첫 줄", "바뀐 둘째 줄"])  # scene 1 changed
+    code, output = _invoke("run", str(post), "--out", str(out), "--backend", "local")
+    assert code == 0, output
+    second = _manifest(out / "post_s")
+    assert second.scenes[0].reused and second.scenes[0].clip_path == first.scenes[0].clip_path
+    assert not Path(first.scenes[1].clip_path or "").exists()  # the changed scene's old clip is gone
+    assert Path(second.scenes[1].clip_path or "").is_file()
+    assert mine.read_bytes() == b"user data"
+
+
+def test_prompts_refresh_flag_is_offered(small_env: Path) -> None:
+    code, output = _invoke("prompts", "--help")
+    assert code == 0 and "--refresh" in output
+    code, output = _invoke("run", "--help")
+    assert code == 0 and "--retry-failed" in output and "--refresh-prompts" in output

@@ -16,10 +16,10 @@ from PIL import Image
 from ai_worker.errors import (
     ComfyUIConnectionError,
     ComfyUIExecutionError,
+    ComfyUINotSubmittedError,
     ComfyUIOutOfMemoryError,
     ComfyUIServerError,
     ComfyUITimeoutError,
-    ComfyUIUnreachableError,
     ComfyUIValidationError,
     InvalidOutputError,
     PromptLostError,
@@ -609,7 +609,7 @@ async def test_a_server_that_cannot_be_reached_never_got_the_job(
     await server.stop()
     client = make_client(url=url)
     hooks, _progress, submitted = recorder()
-    with pytest.raises(ComfyUIUnreachableError) as info:
+    with pytest.raises(ComfyUINotSubmittedError) as info:
         await client.generate_t2v(make_request(tmp_path), hooks)
     assert not isinstance(info.value, ComfyUIConnectionError)
     assert [prompt_id for _server, prompt_id in submitted] == [info.value.prompt_id]

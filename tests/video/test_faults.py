@@ -12,11 +12,12 @@ import pytest
 
 from ai_worker.pipeline.scene_director import SceneDecision, line_text
 from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.manager import AttemptStarted, ManagerEvent, SceneDone, VideoGenerationResult, VideoManager
+from ai_worker.video.events import AttemptStarted, ManagerEvent, SceneDone, VideoGenerationResult
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.manifest import Manifest, ManifestStore
 from ai_worker.video.probe import validate_clip
 from config.settings import Settings
-from tests.fakes.fake_comfyui import FakeComfyUI
+from tests.fakes.fake_comfyui import SAMPLER_CLASSES, FakeComfyUI, _Vanished
 from tests.fakes.settings import tiny_clip_settings
 
 
@@ -239,11 +240,28 @@ async def test_ctrl_c_cancels_on_the_server_and_the_next_run_resumes(server: Fak
 
 class QueueWatchingFake(FakeComfyUI):
     """Records how many prompts wait in the server's queue each time one finishes executing (a waiting one
-    starts at once: the GPU does not wait for the client's download and next submit)."""
+    starts at once: the GPU does not wait for the client's download and next submit).
 
-    def __init__(self, root: Path, **kwargs: Any) -> None:
+    Its sampler starts only once the client has queued the next prompt (or all `total` are in): the test is
+    about what the client does while a job runs, so it waits for that event instead of for wall time."""
+
+    def __init__(self, root: Path, total: int, **kwargs: Any) -> None:
         super().__init__(root, **kwargs)
+        self.total = total
         self.waiting_at_end: list[int] = []
+        self.submitted_event = asyncio.Event()
+
+    async def _post_prompt(self, request: Any) -> Any:
+        response = await super()._post_prompt(request)
+        self.submitted_event.set()
+        return response
+
+    async def _run_node(self, job: Any, node_id: str, cls: str, states: dict[str, Any]) -> int:
+        if cls in SAMPLER_CLASSES:
+            while not self.pending and len(self.submitted) < self.total:
+                self.submitted_event.clear()
+                await self.submitted_event.wait()
+        return await super()._run_node(job, node_id, cls, states)
 
     async def _execute(self, job: Any) -> None:
         await super()._execute(job)
@@ -251,9 +269,8 @@ class QueueWatchingFake(FakeComfyUI):
 
 
 async def test_two_slots_keep_the_next_job_queued_on_the_server(tmp_path: Path) -> None:
-    settings = fault_settings(video_gen_timeout=20)
-    # ~60 ms of simulated sampling per job: long enough that the next prompt is submitted while one runs.
-    fake = QueueWatchingFake(tmp_path / "comfy", seconds_per_unit=0.06 / (96 * 64 * 17 * 4))
+    settings = fault_settings(video_gen_timeout=60)
+    fake = QueueWatchingFake(tmp_path / "comfy", total=4)
     async with fake:
         run = Run(fake, tmp_path, settings)
         member = run.client()
@@ -273,3 +290,91 @@ async def test_two_slots_keep_the_next_job_queued_on_the_server(tmp_path: Path) 
         assert fake.waiting_at_end[:3] == [1, 1, 1]  # the next job was already queued when each one ended
         started = [e.scene_index for e in run.events if isinstance(e, AttemptStarted)]
         assert started == [0, 1, 2, 3]  # breadth-first, story order
+
+
+async def test_server_down_from_the_start_makes_no_attempt(tmp_path: Path) -> None:
+    fake = FakeComfyUI(tmp_path / "comfy")
+    await fake.start()
+    await fake.stop()  # its port is closed: connection refused
+    run = Run(fake, tmp_path)
+    scenes = make_scenes(3)
+    before = words(scenes)
+    results = await run.go(scenes)
+    assert all(r.skipped and r.attempts == 0 for r in results)
+    assert not any(isinstance(e, AttemptStarted) for e in run.events)
+    assert words(scenes) == before and [s.status for s in run.manifest().scenes] == ["skipped"] * 3
+
+
+async def test_server_killed_and_left_down_mid_post(server: FakeComfyUI, tmp_path: Path) -> None:
+    run = Run(server, tmp_path)
+    scenes = make_scenes(5)
+    before = words(scenes)
+    killed: list[asyncio.Task[None]] = []
+    release = asyncio.Event()
+    server.faults.push("hold", until=release)  # scene 0 runs until the kill; scene 1 waits queued behind it
+
+    def on_event(event: ManagerEvent) -> None:
+        if isinstance(event, AttemptStarted) and event.scene_index == 1 and not killed:
+            killed.append(asyncio.create_task(server.stop()))
+
+    results = await run.go(scenes, on_event=on_event)
+    await killed[0]
+    received = {body["prompt_id"] for body in server.submitted}
+    attempts = [a for r in results for a in r.attempt_log]
+    # Nothing waited on a prompt the server never received: such an attempt was moved (never connected) or
+    # ended at once (the connection broke mid-request and the health check said the server is gone).
+    assert any(a.error_type == "ComfyUINotSubmittedError" and a.action == "moved" for a in attempts)
+    for attempt in attempts:
+        assert not attempt.reattached
+        if attempt.prompt_id not in received:
+            assert attempt.error_type in ("ComfyUINotSubmittedError", "ComfyUIConnectionError")
+    # The run ended at once: no scene used up a rung on a server that was gone.
+    assert not any(r.success for r in results)
+    assert len(attempts) <= 5 + 2
+    manifest = run.check(before, scenes)
+    assert {s.failure_kind for s in manifest.scenes} == {"unavailable"}
+    assert all(s.next_rung == 0 for s in manifest.scenes)
+
+    # Back up: the next run starts every scene at the rung that never ran (rung 1), and finishes the post.
+    async with FakeComfyUI(tmp_path / "comfy2") as again:
+        run2 = Run(again, tmp_path)
+        scenes2 = make_scenes(5)
+        results2 = await run2.go(scenes2)
+        assert all(r.success for r in results2)
+        assert [r.attempt_log[-1].rung for r in results2] == [1] * 5
+        manifest2 = run2.check(before, scenes2)
+        assert all(s.retried and "unavailable" in s.retried for s in manifest2.scenes)
+
+
+class RestartsAfterWriting(FakeComfyUI):
+    """Restarts (sockets cut, queue and history lost; the output folder kept) right after the first job has
+    written its clip, before it could report success."""
+
+    def __init__(self, root: Path, **kwargs: Any) -> None:
+        super().__init__(root, **kwargs)
+        self.restarted_on: str | None = None
+
+    async def _to_client(self, job: Any, message: Any) -> None:
+        if isinstance(message, dict) and message.get("type") == "execution_success" and self.restarted_on is None:
+            self.restarted_on = job.prompt_id
+            self.jobs_run.append(job.prompt_id)
+            await self._restart()
+            raise _Vanished
+        await super()._to_client(job, message)
+
+
+async def test_server_restarted_mid_post_a_finished_clip_is_downloaded_not_made_again(tmp_path: Path) -> None:
+    fake = RestartsAfterWriting(tmp_path / "comfy")
+    async with fake:
+        run = Run(fake, tmp_path)
+        scenes = make_scenes(3)
+        before = words(scenes)
+        client = run.client()
+        client.slots = 1  # nothing queued behind the job the restart hits
+        results = await run.go(scenes, client=client)
+    assert all(r.success for r in results)
+    first = results[0].attempt_log
+    assert len(first) == 1 and first[0].recovered and first[0].error is None
+    assert first[0].prompt_id == fake.restarted_on
+    assert len(fake.submitted) == 3  # scene 0 was not submitted again
+    run.check(before, scenes)

@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from ai_worker.cli.signals import install_sigterm_cancel
 from ai_worker.errors import (
     ComfyUIConnectionError,
     ComfyUIExecutionError,
     ComfyUIInterruptedError,
     ComfyUIOutOfMemoryError,
+    ComfyUIPermanentExecutionError,
     ComfyUIServerError,
     ComfyUITimeoutError,
     ComfyUIValidationError,
@@ -32,21 +34,22 @@ from ai_worker.errors import (
     WorkflowError,
 )
 from ai_worker.pipeline.scene_director import SceneDecision, line_text
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
-from ai_worker.video.ladder import ErrorAction, Rung, build_ladder, classify, is_server_fault
-from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import (
+from ai_worker.video.capabilities import slots_of
+from ai_worker.video.clip_plan import plan_clip
+from ai_worker.video.events import (
     AttemptStarted,
     ManagerEvent,
     SceneDone,
     SceneFailed,
     SceneSkipped,
-    VideoManager,
-    attempt_seed,
-    install_sigterm_cancel,
 )
+from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
+from ai_worker.video.ladder import ErrorAction, Rung, build_ladder, classify, is_server_fault
+from ai_worker.video.local_backend import LocalBackend
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.manifest import ManifestStore
 from ai_worker.video.prompt_engine import simplify_prompt
+from ai_worker.video.scene_identity import attempt_seed
 from config.settings import Settings
 from tests.fakes.settings import tiny_clip_settings
 
@@ -70,8 +73,9 @@ def scene_of(request: ClipRequest) -> int:
     return int(request.output_path.name.split("_")[1])
 
 
-class ScriptedGenerator:
-    """Records every call; raises what `script` says, else makes a real clip with the local backend."""
+class PlainGenerator:
+    """Records every call; raises what `script` says, else makes a real clip with the local backend. It cannot
+    re-attach to a prompt (see `ScriptedGenerator`)."""
 
     def __init__(
         self,
@@ -80,7 +84,6 @@ class ScriptedGenerator:
         *,
         healthy: bool = True,
         reattach_ok: bool = True,
-        with_reattach: bool = True,
     ) -> None:
         self._name = name
         self.script = script or (lambda scene, rung, request: None)
@@ -94,8 +97,6 @@ class ScriptedGenerator:
         self.max_running = 0
         self.local = LocalBackend()
         self._ids = 0
-        if not with_reattach:
-            self.reattach = None  # type: ignore[assignment]
 
     @property
     def name(self) -> str:
@@ -132,13 +133,6 @@ class ScriptedGenerator:
         assert request.init_image is not None
         return await self._make(request, hooks)
 
-    async def reattach(self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
-        self.reattached.append(prompt_id)
-        if not self.reattach_ok:
-            raise PromptLostError(f"{prompt_id} is gone", server=self._name, prompt_id=prompt_id)
-        await self.local.generate_t2v(request)
-        return ClipResult(path=request.output_path, server=self._name, prompt_id=prompt_id)
-
     async def cancel(self, prompt_id: str) -> None:
         self.cancelled.append(prompt_id)
 
@@ -147,6 +141,17 @@ class ScriptedGenerator:
 
     async def aclose(self) -> None:
         return None
+
+
+class ScriptedGenerator(PlainGenerator):
+    """A `PlainGenerator` that can re-attach to a prompt by id."""
+
+    async def reattach(self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
+        self.reattached.append(prompt_id)
+        if not self.reattach_ok:
+            raise PromptLostError(f"{prompt_id} is gone", server=self._name, prompt_id=prompt_id)
+        await self.local.generate_t2v(request)
+        return ClipResult(path=request.output_path, server=self._name, prompt_id=prompt_id)
 
 
 class Pool:
@@ -284,7 +289,14 @@ async def test_breadth_first_with_each_rungs_values(tmp_path: Path) -> None:
         settings.video_steps,
         3.5,
     )
-    assert (by[(2, 3)].width, by[(2, 3)].height, by[(2, 3)].num_frames, by[(2, 3)].steps) == (64, 64, 9, 15)
+    # Rung 3's size and steps are the fallback's; its frames follow the narration under the fallback cap.
+    ladder = build_ladder(settings)
+    fallback_frames = plan_clip(scenes[2], ladder[2], settings).num_frames
+    assert fallback_frames <= settings.video_max_frames_fallback
+    assert (by[(2, 3)].width, by[(2, 3)].height, by[(2, 3)].num_frames, by[(2, 3)].steps) == (
+        64, 64, fallback_frames, 15
+    )
+    assert by[(2, 1)].num_frames == plan_clip(scenes[2], ladder[0], settings).num_frames
     assert (by[(2, 4)].steps, by[(2, 4)].cfg, by[(2, 4)].model) == (8, 1.0, "distilled")
     assert by[(2, 1)].prompt == original_prompts[2]
     assert by[(2, 2)].prompt == simplify_prompt(original_prompts[2]) != original_prompts[2]
@@ -331,7 +343,7 @@ async def test_results_manifest_and_scene_mutation(tmp_path: Path) -> None:
 # --- error sorting ---------------------------------------------------------------------------------------
 
 
-async def test_validation_error_fails_at_once_and_blocks_that_kind(tmp_path: Path) -> None:
+async def test_validation_error_blocks_that_kind_and_the_scene_goes_on_with_another(tmp_path: Path) -> None:
     def script(scene: int, rung: int, request: ClipRequest) -> BaseException | None:
         if request.model == "full":
             return ComfyUIValidationError("ckpt_name: ltx-2-19b-dev-fp8.safetensors not in list", server="fake")
@@ -340,11 +352,27 @@ async def test_validation_error_fails_at_once_and_blocks_that_kind(tmp_path: Pat
     gen = ScriptedGenerator(script=script)
     scenes = make_scenes(3)
     _, results, _ = await run(gen, scenes, tmp_path)
-    # Scene 0 hit it and failed at once; the others never tried the full model and went to the distilled rung.
-    assert results[0].success is False and results[0].attempts == 1
-    assert results[0].failure_reason is not None and "not in list" in results[0].failure_reason
-    assert [(s, r) for s, r, _ in gen.calls] == [(0, 1), (1, 4), (2, 4)]
-    assert results[1].success and results[2].success
+    # Scene 0 hit it once; nobody tried the full model again: every scene went to the distilled rung.
+    assert [(s, r) for s, r, _ in gen.calls] == [(0, 1), (0, 4), (1, 4), (2, 4)]
+    assert all(r.success for r in results)
+    assert results[0].attempt_log[0].action == "block_kind"
+
+
+async def test_a_permanent_loader_error_is_not_retried_on_every_rung_of_every_scene(tmp_path: Path) -> None:
+    def script(scene: int, rung: int, request: ClipRequest) -> BaseException | None:
+        return ComfyUIPermanentExecutionError("LTXVModelLoader: header too large", server="fake")
+
+    gen = ScriptedGenerator(script=script)
+    scenes = make_scenes(6)
+    before = words(scenes)
+    _, results, store = await run(gen, scenes, tmp_path)
+    # One try per job kind (full, distilled), not 4 rungs x 6 scenes = 24.
+    assert [(s, r) for s, r, _ in gen.calls] == [(0, 1), (0, 4)]
+    assert not any(r.success for r in results)
+    assert all(r.failure_reason and "header too large" in r.failure_reason for r in results)
+    assert words(scenes) == before
+    manifest = store.load()
+    assert manifest is not None and {s.failure_kind for s in manifest.scenes} == {"fatal"}
 
 
 async def test_a_bug_fails_at_once_with_its_message(tmp_path: Path) -> None:
@@ -389,7 +417,7 @@ async def test_dropped_connection_without_reattach_retries_the_same_rung_once(tm
         count["n"] += 1
         return ComfyUIConnectionError("reset") if count["n"] <= 2 else None
 
-    gen = ScriptedGenerator(script=script, with_reattach=False)
+    gen = PlainGenerator(script=script)
     _, results, _ = await run(gen, make_scenes(1), tmp_path)
     assert [r for _, r, _ in gen.calls] == [1, 1, 2]
     assert results[0].success
@@ -474,9 +502,11 @@ async def test_missing_init_image_fails_that_scene_only(tmp_path: Path) -> None:
 
 async def test_several_servers_work_at_once_one_job_each(tmp_path: Path) -> None:
     members = [ScriptedGenerator(name="a"), ScriptedGenerator(name="b")]
+    both = asyncio.Barrier(2)  # each job waits for one on the other server: they must run at the same time
 
     async def slow(self: ScriptedGenerator, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(30):
+            await both.wait()
         return await ScriptedGenerator._make(self, request, hooks)
 
     for member in members:
@@ -507,7 +537,7 @@ async def test_validation_on_one_server_leaves_the_kind_to_the_other(tmp_path: P
     scenes = make_scenes(4)
     results = await manager.generate_all_clips(scenes, "daily", "p", output_dir=tmp_path)
     assert len(bad.calls) == 1  # the post stopped sending that kind of job there
-    assert sum(r.success for r in results) == 3
+    assert all(r.success for r in results)  # the scene that hit it went on on the other server
 
 
 # --- cancellation -----------------------------------------------------------------------------------------
@@ -579,11 +609,9 @@ def fails_until_distilled(scene: int) -> Script:
 
 
 async def test_slots_are_declared_by_the_generator() -> None:
-    from ai_worker.video.manager import generator_slots
-
-    assert generator_slots(LocalBackend()) == 1
-    assert generator_slots(ScriptedGenerator()) == 1
-    assert generator_slots(HoldingGenerator("x", fails_until_distilled(0), {}, slots=2)) == 2
+    assert slots_of(LocalBackend()) == 1
+    assert slots_of(ScriptedGenerator()) == 1
+    assert slots_of(HoldingGenerator("x", fails_until_distilled(0), {}, slots=2)) == 2
 
 
 async def test_one_server_two_slots_never_queues_distilled_behind_full_work(tmp_path: Path) -> None:
@@ -615,3 +643,53 @@ async def test_an_idle_server_starts_distilled_while_full_work_runs_elsewhere(tm
     distilled = [m.name for m in members for s, rung, _ in m.calls if rung == 4]
     held = [m.name for m in members for s, rung, _ in m.calls if (s, rung) == (1, 1)]
     assert distilled != held  # the distilled job went to the other, idle server
+
+
+# --- many posts in one run ------------------------------------------------------------------------------------
+
+
+async def test_a_batch_of_posts_shares_the_servers_breadth_first_each_with_its_own_manifest(tmp_path: Path) -> None:
+    from ai_worker.video.manager import PostJob
+
+    # Scene 1 of each post fails twice; every post's first attempts still come before any retry.
+    script: Script = lambda scene, rung, _: ComfyUIExecutionError("x") if scene == 1 and rung < 3 else None  # noqa: E731
+    gen = ScriptedGenerator(script=script)
+    posts = [make_scenes(3), make_scenes(2)]
+    posts[1][0].text_lines = ["다른 글"]  # a different post's scenes
+    events: list[ManagerEvent] = []
+    jobs = [PostJob(scenes, "daily", f"post{n}", tmp_path / f"post{n}",
+                    store=ManifestStore(tmp_path / f"post{n}" / "m.json"), on_event=events.append)
+            for n, scenes in enumerate(posts)]
+    results = await VideoManager(gen, None, small_settings()).generate_batch(jobs)
+    assert [[r.success for r in post] for post in results] == [[True] * 3, [True] * 2]
+    rungs = [r for _, r, _ in gen.calls]
+    assert rungs == sorted(rungs)  # every rung-1 attempt of both posts, then rung 2, then rung 3
+    assert rungs.count(1) == 5
+    for n in range(2):
+        manifest = ManifestStore(tmp_path / f"post{n}" / "m.json").load()
+        assert manifest is not None and manifest.post_id == f"post{n}"
+        assert all(Path(s.clip_path or "").is_relative_to(tmp_path / f"post{n}") for s in manifest.scenes)
+    assert {e.post_id for e in events} == {"post0", "post1"}
+
+
+async def test_a_job_that_never_reached_its_server_moves_and_the_server_comes_back_after_its_bench(
+    tmp_path: Path,
+) -> None:
+    from ai_worker.errors import ComfyUINotSubmittedError
+
+    failed_once: list[int] = []
+
+    def flaky(scene: int, rung: int, request: ClipRequest) -> BaseException | None:
+        if not failed_once:
+            failed_once.append(scene)
+            return ComfyUINotSubmittedError("connect refused", server="a")
+        return None
+
+    a, b = ScriptedGenerator(name="a", script=flaky), ScriptedGenerator(name="b")
+    settings = small_settings(comfyui_bench_seconds=0)  # re-checked at once: the health check says it is back
+    manager = VideoManager(comfy_client=Pool([a, b]), prompt_engine=None, config=settings)
+    results = await manager.generate_all_clips(make_scenes(6), "daily", "p", output_dir=tmp_path)
+    assert all(r.success for r in results)
+    moved = results[failed_once[0]].attempt_log
+    assert [(x.rung, x.action) for x in moved] == [(1, "moved"), (1, None)]  # no rung used up
+    assert len(a.calls) > 1  # benched, re-checked, and back in service for the same post

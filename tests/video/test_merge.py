@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ai_worker.pipeline.scene_director import SceneDecision, TextLine
+from ai_worker.video.events import VideoGenerationResult
 from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import VideoGenerationResult, VideoManager
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.merge import apply_merge, plan_merge
 from config.settings import Settings
 

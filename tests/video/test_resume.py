@@ -9,12 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ai_worker.errors import ComfyUIExecutionError
+from ai_worker.errors import ComfyUIExecutionError, FFmpegNotFoundError
 from ai_worker.pipeline.scene_director import SceneDecision, line_text
 from ai_worker.video.comfy_client import ComfyUIClient
+from ai_worker.video.events import AttemptStarted, SceneDone, VideoGenerationResult
 from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
 from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import SceneDone, VideoGenerationResult, VideoManager
+from ai_worker.video.manager import VideoManager
 from ai_worker.video.manifest import ManifestStore
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
@@ -157,16 +158,47 @@ async def test_reattaches_to_a_prompt_still_running_after_a_crash(tmp_path: Path
 
         client = ComfyUIClient(server.url, folder / "tmp", settings=settings)
         manager2 = VideoManager(comfy_client=client, prompt_engine=None, config=settings)
+
+        def on_event(event: object) -> None:
+            if isinstance(event, AttemptStarted) and event.reattach:
+                release.set()  # the held prompt finishes only once the new run is re-attached to it
+
         task2 = asyncio.create_task(
             manager2.generate_all_clips(
-                make_scenes(2), "daily", "p", output_dir=folder, store=ManifestStore(folder / "manifest.json")
+                make_scenes(2), "daily", "p", output_dir=folder, store=ManifestStore(folder / "manifest.json"),
+                on_event=on_event,
             )
         )
-        await asyncio.sleep(0.1)
-        release.set()
         results = await task2
         await client.aclose()
         assert [r.success for r in results] == [True, True]
         assert results[0].attempt_log[-1].reattached and results[0].attempt_log[-1].prompt_id == held
         scene0 = [b for b in server.submitted if "shot 0." in json.dumps(b)]
     assert len(scene0) == 1  # scene 0 was never submitted again
+
+
+class NoFFmpeg(LocalBackend):
+    """Healthy at first, then FFmpeg is gone (uninstalled mid-run, a broken FFMPEG_BINARY)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    async def generate_t2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
+        self.tries += 1
+        raise FFmpegNotFoundError("could not start FFmpeg at /usr/bin/ffmpeg: No such file or directory")
+
+
+async def test_a_scene_failed_for_an_outside_reason_is_retried_by_the_next_run(tmp_path: Path) -> None:
+    broken = NoFFmpeg()
+    results = await run(broken, make_scenes(3), tmp_path)
+    assert not any(r.success for r in results)
+    assert broken.tries == 3  # one try per scene, not four rungs of a missing FFmpeg
+    manifest = ManifestStore(tmp_path / "manifest.json").load()
+    assert manifest is not None and {s.failure_kind for s in manifest.scenes} == {"external"}
+    fixed = Counting()
+    results = await run(fixed, make_scenes(3), tmp_path)
+    assert all(r.success for r in results) and fixed.made == [0, 1, 2]
+    manifest = ManifestStore(tmp_path / "manifest.json").load()
+    assert manifest is not None and all(s.retried and "external" in s.retried for s in manifest.scenes)
+    assert [a.rung for a in manifest.scenes[0].attempts] == [1, 1]  # the rung that failed for FFmpeg, again

@@ -1,0 +1,99 @@
+"""What Phase 7 tells its caller while it runs (progress events) and when it ends (one result per scene)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ai_worker.video.generator import ProgressEvent
+from ai_worker.video.manifest import AttemptRecord
+
+
+@dataclass
+class VideoGenerationResult:
+    """What happened to one scene (the seed's fields, plus the attempts themselves)."""
+
+    scene_index: int
+    success: bool
+    clip_path: Path | None = None
+    attempts: int = 0
+    failure_reason: str | None = None
+    merged_into: int | None = None
+    attempt_log: list[AttemptRecord] = field(default_factory=list)
+    skipped: bool = False
+    """No clip was attempted (no video mode or prompt, over the clip limit, backend down): the scene stays,
+    static, and is not merged."""
+    reused: bool = False
+    """The clip came from an earlier run."""
+
+
+@dataclass(frozen=True)
+class SceneStarted:
+    scene_index: int
+    total_scenes: int
+    mode: str
+    fingerprint: str
+    post_id: str = ""
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    scene_index: int
+    total_scenes: int
+    rung: int
+    label: str
+    server: str
+    params: dict[str, object]
+    reattach: bool = False
+    post_id: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    scene_index: int
+    total_scenes: int
+    progress: ProgressEvent
+    post_id: str = ""
+
+
+@dataclass(frozen=True)
+class AttemptFailed:
+    scene_index: int
+    total_scenes: int
+    rung: int
+    error_type: str
+    message: str
+    action: str
+    post_id: str = ""
+
+
+@dataclass(frozen=True)
+class SceneDone:
+    scene_index: int
+    total_scenes: int
+    clip_path: Path
+    attempts: int
+    reused: bool = False
+    post_id: str = ""
+
+
+@dataclass(frozen=True)
+class SceneFailed:
+    scene_index: int
+    total_scenes: int
+    reason: str
+    attempts: int
+    post_id: str = ""
+
+
+@dataclass(frozen=True)
+class SceneSkipped:
+    scene_index: int
+    total_scenes: int
+    reason: str
+    post_id: str = ""
+
+
+ManagerEvent = SceneStarted | AttemptStarted | Progress | AttemptFailed | SceneDone | SceneFailed | SceneSkipped
+EventCallback = Callable[[ManagerEvent], None]
