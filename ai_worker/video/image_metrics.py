@@ -1,0 +1,165 @@
+"""The raw measures the image filter scores from, all taken on the RGB image at the working size.
+
+Two families:
+
+* the seed's: the grey histogram's dark and bright bands, edge density, RGB standard deviation, and the
+  4-bit palette size;
+* what tells a photograph from a capture or a graphic. A camera never writes large regions of one exact
+  colour (sensor noise, soft light, lens blur), a screen does: the image is cut into 4x4 blocks, a block
+  whose 16 pixels are the very same colour is *flat*, and the exact colours of flat blocks are counted.
+  ``flat_blocks`` is their share, ``top_colour`` the share of blocks in the most common flat colour
+  (``top_colours``: in the few most common), ``flat_other`` the flat share of what is not that colour (the
+  fills of a drawing are flat too, the subject of a product shot on white is not),
+  ``ui_touch`` the share of the remaining (detailed) blocks that contain a pixel of one of the few dominant
+  flat colours: text and icons drawn on a background touch it everywhere, while the textured part of a photo
+  with one blown-out sky touches it only along the horizon. ``text_lines`` counts horizontal bands of ink
+  separated by clean gaps (lines of text, on a scan as on a screen), ``chroma_flat`` the share of flat blocks
+  with a clearly coloured flat colour (KakaoTalk's blue and yellow, LINE's green, SMS blue).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+BLOCK = 4
+TOP_COLOURS = 4
+DARK_BAND = 64
+BRIGHT_BAND = 192
+EDGE_THRESHOLD = 24
+"""A pixel is an edge when |dx| + |dy| of its grey level (0..255) is at least this (at the working size)."""
+
+DETAIL_RANGE = 32
+"""Grey range (max - min) inside a 4x4 block that makes it a block with detail (an edge, a stroke)."""
+INK_CONTRAST = 60
+"""Grey levels between the page (the dominant tone) and a pixel that counts as ink for `text_lines`."""
+LINE_MIN_ROWS, LINE_MAX_ROWS = 2, 40
+LINE_MIN_INK = 0.01
+GAP_MAX_INK = 0.002
+CHROMA_MIN = 40
+"""max - min channel of a flat colour that counts as coloured (a UI accent, not a neutral grey)."""
+
+
+FLAT_KEYS = ("flat_blocks", "top_colour", "top_colours", "flat_other", "ui_touch", "chroma_flat")
+
+
+def grey_levels(arr: NDArray[np.uint8]) -> NDArray[np.int16]:
+    """BT.601 luma in integer arithmetic (0..255), as int16 so differences do not wrap."""
+    r, g, b = (arr[..., c].astype(np.uint16) for c in range(3))
+    luma = (r * 77 + g * 150 + b * 29 + 128) >> 8
+    return luma.astype(np.int16)
+
+
+def _edge_density(grey: NDArray[np.int16]) -> float:
+    h, w = grey.shape
+    if h < 2 or w < 2:
+        return 0.0
+    mag = np.abs(np.diff(grey[:-1, :], axis=1)) + np.abs(np.diff(grey[:, :-1], axis=0))
+    return float(np.count_nonzero(mag >= EDGE_THRESHOLD)) / float(h * w)
+
+
+def _color_std(arr: NDArray[np.uint8]) -> float:
+    """Mean of the three channels' standard deviations, from per-channel histograms (exact, no float copy)."""
+    total = float(arr.shape[0] * arr.shape[1])
+    levels = np.arange(256, dtype=np.float64)
+    stds: list[float] = []
+    for channel in range(3):
+        counts = np.bincount(arr[..., channel].ravel(), minlength=256).astype(np.float64)
+        mean = float(counts @ levels) / total
+        stds.append(max(float(counts @ (levels * levels)) / total - mean * mean, 0.0) ** 0.5)
+    return float(sum(stds)) / 3.0
+
+
+def _palette(codes: NDArray[np.uint32], total: float) -> int:
+    """How many 4-bit-per-channel colours hold 90 % of the pixels."""
+    q = ((codes >> 20) & 0xF) << 8 | ((codes >> 12) & 0xF) << 4 | ((codes >> 4) & 0xF)
+    counts = np.sort(np.bincount(q.ravel(), minlength=4096))[::-1]
+    return int(np.searchsorted(np.cumsum(counts), 0.9 * total) + 1)
+
+
+def _flat_structure(codes: NDArray[np.uint32], grey: NDArray[np.int16]) -> dict[str, float]:
+    """Flat 4x4 blocks of one exact colour, the dominant flat colours, and how detail sits on them."""
+    h, w = codes.shape
+    hb, wb = h // BLOCK, w // BLOCK
+    if hb == 0 or wb == 0:
+        return dict.fromkeys(FLAT_KEYS, 0.0)
+    blocks = codes[: hb * BLOCK, : wb * BLOCK].reshape(hb, BLOCK, wb, BLOCK)
+    first = blocks[:, 0, :, 0]
+    flat = (blocks == first[:, None, :, None]).all(axis=(1, 3))
+    n_blocks = float(hb * wb)
+    n_flat = int(np.count_nonzero(flat))
+    result = dict.fromkeys(FLAT_KEYS, 0.0)
+    result["flat_blocks"] = n_flat / n_blocks
+    if n_flat == 0:
+        return result
+    colours, counts = np.unique(first[flat], return_counts=True)
+    order = np.argsort(counts)[::-1][:TOP_COLOURS]
+    top, top_counts = colours[order], counts[order]
+    # Only colours that really cover an area count as a background (1 % of the blocks).
+    keep = top_counts >= max(2.0, 0.01 * n_blocks)
+    top, top_counts = top[keep], top_counts[keep]
+    if top.size == 0:
+        return result
+    result["top_colour"] = float(top_counts[0]) / n_blocks
+    result["top_colours"] = float(top_counts.sum()) / n_blocks
+    if result["top_colour"] < 1.0:
+        result["flat_other"] = (result["flat_blocks"] - result["top_colour"]) / (1.0 - result["top_colour"])
+    # Detail means contrast: a block holding an edge. The steps of a smooth gradient (a sky banded by JPEG)
+    # differ by a level or two and are not detail, so they cannot make a sky look like text on a background.
+    gblocks = grey[: hb * BLOCK, : wb * BLOCK].reshape(hb, BLOCK, wb, BLOCK)
+    detailed = (gblocks.max(axis=(1, 3)) - gblocks.min(axis=(1, 3))) >= DETAIL_RANGE
+    n_detailed = int(np.count_nonzero(detailed))
+    if n_detailed:
+        on_top = np.isin(blocks, top).any(axis=(1, 3))
+        result["ui_touch"] = float(np.count_nonzero(on_top & detailed)) / n_detailed
+    r, g, b = (top >> 16) & 0xFF, (top >> 8) & 0xFF, top & 0xFF
+    spread = np.maximum(np.maximum(r, g), b).astype(np.int32) - np.minimum(np.minimum(r, g), b).astype(np.int32)
+    result["chroma_flat"] = float(top_counts[spread >= CHROMA_MIN].sum()) / n_blocks
+    return result
+
+
+def _text_lines(grey: NDArray[np.int16], hist: NDArray[np.int64]) -> tuple[float, float]:
+    """Bands of rows with ink separated by rows without: (how many, share of ink pixels).
+
+    The page tone is the grey histogram's peak; ink is anything INK_CONTRAST levels away from it, on the
+    far side (dark text on a light page, light text on a dark one).
+    """
+    page = int(hist.argmax())
+    ink = grey < page - INK_CONTRAST if page >= 128 else grey > page + INK_CONTRAST
+    row_ink = ink.mean(axis=1)
+    gaps = np.flatnonzero(row_ink <= GAP_MAX_INK)
+    if gaps.size < 2:
+        return 0.0, float(ink.mean())
+    # A line is a run of rows between two gap rows, of a text line's height, with real ink in it.
+    starts, ends = gaps[:-1] + 1, gaps[1:]
+    heights = ends - starts
+    runs = heights > 0
+    starts, ends, heights = starts[runs], ends[runs], heights[runs]
+    if starts.size == 0:
+        return 0.0, float(ink.mean())
+    peak = np.maximum.reduceat(row_ink, starts)
+    lines = np.count_nonzero((heights >= LINE_MIN_ROWS) & (heights <= LINE_MAX_ROWS) & (peak >= LINE_MIN_INK))
+    return float(lines), float(ink.mean())
+
+
+def measure(arr: NDArray[np.uint8]) -> dict[str, float]:
+    """Every measure of one RGB image (already at the working size)."""
+    grey = grey_levels(arr)
+    total = float(grey.size)
+    hist = np.bincount(grey.ravel(), minlength=256)
+    dark = float(hist[:DARK_BAND].sum()) / total
+    bright = float(hist[BRIGHT_BAND:].sum()) / total
+    r, g, b = (arr[..., c].astype(np.uint32) for c in range(3))
+    codes = np.asarray((r << 16) | (g << 8) | b, dtype=np.uint32)  # one exact 24-bit colour per pixel
+    lines, ink = _text_lines(grey, hist)
+    return {
+        "bimodal": dark + bright,
+        "dark": dark,
+        "bright": bright,
+        "edge_density": _edge_density(grey),
+        "color_std": _color_std(arr),
+        "palette": float(_palette(codes, total)),
+        **_flat_structure(codes, grey),
+        "text_lines": lines,
+        "ink": ink,
+    }
