@@ -346,9 +346,11 @@ def test_max_pixels_parameter(tmp_path: Path) -> None:
 def test_real_example_images() -> None:
     folder = Path(__file__).resolve().parents[2] / "examples" / "posts" / "images"
     expected = {
-        "night_alley.jpg": "photo",
+        "night_alley.jpg": "photo",  # portrait, 720x960
         "rainy_street.jpg": "photo",
+        "birthday_cake.jpg": "photo",  # square
         "chat_capture.png": "text_capture",
+        "kakao_dark_chat.png": "chat_capture",
         "flat_meme.png": "meme",
     }
     for name, category in expected.items():
