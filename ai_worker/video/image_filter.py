@@ -58,13 +58,17 @@ DIAGRAM_MAX_ASPECT = 1.2
 MIN_MEASURABLE_SIDE = 32
 """Below this the text, colour and edge measures mean nothing (an 8x8 icon): those criteria earn 0."""
 
-# Drawn (screen or graphic), from the flat-block measures at the working size. Photos in the labelled set
-# stay under 0.15 flat blocks, or under 0.2 of their detail touching a flat colour when a clipped white
-# background or black bars make them flat; captures and drawings are above 0.4 on both.
-SCREEN_MIN_FLAT = 0.25
+# Drawn (screen or graphic), from the flat-block measures at the working size. In the labelled set, photos
+# with large exact-flat regions (a clipped white background, black bars, a crushed night sky) have at most
+# 0.15 of their detail touching those colours; captures and drawings at least 0.2, and 0.35 once a third of
+# them is flat. A capture shrunk and recompressed by the poster loses exact pixels near its text but keeps its
+# flat background and its lines of text.
+SCREEN_MIN_FLAT = 0.15
 SCREEN_MIN_TOUCH = 0.30
 GRAPHIC_MIN_FLAT = 0.30
 GRAPHIC_MIN_FLAT_OTHER = 0.30
+LAYOUT_MIN_FLAT = 0.25
+LAYOUT_MIN_LINES = 8
 # Text: lines of ink between clean gaps. Three make a drawn image a text capture; a page without flat
 # regions (a scan, a photocopy: paper grain) needs a dozen, on a two-tone page of low colour.
 TEXT_MIN_LINES = 3
@@ -105,10 +109,13 @@ def _bad(reason: str, width: int = 0, height: int = 0) -> ImageSuitability:
 
 
 def is_drawn(m: dict[str, float]) -> bool:
-    """Made on a screen or in a drawing program: exact flat colours with detail on them, or flat fills."""
-    screen = m["flat_blocks"] >= SCREEN_MIN_FLAT and m["ui_touch"] >= SCREEN_MIN_TOUCH
-    graphic = m["flat_blocks"] >= GRAPHIC_MIN_FLAT and m["flat_other"] >= GRAPHIC_MIN_FLAT_OTHER
-    return screen or graphic
+    """Made on a screen or in a drawing program: exact flat colours with detail on them, flat fills, or a flat
+    background under many lines of text."""
+    flat = m["flat_blocks"]
+    screen = flat >= SCREEN_MIN_FLAT and m["ui_touch"] >= SCREEN_MIN_TOUCH
+    graphic = flat >= GRAPHIC_MIN_FLAT and m["flat_other"] >= GRAPHIC_MIN_FLAT_OTHER
+    layout = flat >= LAYOUT_MIN_FLAT and m["text_lines"] >= LAYOUT_MIN_LINES
+    return screen or graphic or layout
 
 
 def is_text_heavy(m: dict[str, float]) -> bool:

@@ -114,11 +114,15 @@ def _status_bar(img: Image.Image, height: int, bg: RGB, fg: RGB, rng: np.random.
         )
 
 
-def chat_capture(width: int, height: int, theme: str, seed: int) -> Image.Image:
-    """A messenger screen: status bar, room header, a date divider, bubbles both ways, the input bar."""
+def chat_capture(width: int, height: int, theme: str, seed: int, *, wallpaper: bool = False) -> Image.Image:
+    """A messenger screen: status bar, room header, a date divider, bubbles both ways (now and then a photo
+    someone sent), the input bar. With `wallpaper` the room has a photo as its background, as users set."""
     rng = np.random.default_rng(seed)
     t = CHAT_THEMES[theme]
     img = Image.new("RGB", (width, height), t["bg"])
+    if wallpaper:
+        back = photo(str(rng.choice(PHOTO_KINDS)), width // 2, height // 2, seed + 1)
+        img = back.resize((width, height), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(2))
     d = ImageDraw.Draw(img)
     unit = width / 360
     bar_h = int(24 * unit)
@@ -162,6 +166,14 @@ def chat_capture(width: int, height: int, theme: str, seed: int) -> Image.Image:
     avatar_size = int(38 * unit)
     while y < height - input_h - 40 * unit:
         mine = rng.random() < 0.45
+        if rng.random() < 0.12 and y + width * 0.5 < height - input_h:  # a photo sent in the chat
+            pw, ph = int(width * 0.55), int(width * 0.45)
+            sent = photo(str(rng.choice(PHOTO_KINDS)), pw, ph, int(rng.integers(0, 10_000)))
+            corner = Image.new("L", (pw, ph), 0)
+            ImageDraw.Draw(corner).rounded_rectangle([0, 0, pw - 1, ph - 1], radius=int(12 * unit), fill=255)
+            img.paste(sent, (width - int(12 * unit) - pw if mine else int(56 * unit), y), corner)
+            y += ph + int(10 * unit)
+            continue
         lines = wrap_lines(font, rng, int(width * 0.58), int(rng.integers(2, 30)))
         line_h = int(font * 1.45)
         bw = max(m.width for m in lines) + int(22 * unit)

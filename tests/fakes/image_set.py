@@ -106,6 +106,12 @@ def labelled_set() -> list[Labelled]:
             ext = "png" if fmt == "PNG" else "jpg"
             make = partial(captures.chat_capture, w, h, theme, 500 + 10 * t + v)
             add(f"chat_{theme}_{v}.{ext}", f"chat:{theme}", _made(make, fmt, quality))
+    for v, theme in enumerate(("kakao_light", "line")):
+        make = partial(captures.chat_capture, 1080, 2220, theme, 560 + v, wallpaper=True)
+        add(f"chat_wallpaper_{v}.jpg", f"chat:{theme}_wallpaper", _made(make, "JPEG", 85))
+    for v, theme in enumerate(("kakao_light", "sms_dark")):  # shrunk by the poster, then recompressed
+        make = partial(captures.chat_capture, 1080, 2220, theme, 570 + v)
+        add(f"chat_small_{v}.jpg", f"chat:{theme}", _made(make, "JPEG", 75, resize=(432, 888)))
     for v in range(4):
         make = partial(captures.board_capture, 860, 1500 + 200 * v, 600 + v, with_photo=v % 2 == 0, comments=v != 1)
         add(f"board_{v}.{'png' if v % 2 else 'jpg'}", "board", _made(make, "PNG" if v % 2 else "JPEG", 82))
@@ -150,8 +156,8 @@ def materialise(folder: Path | None = None) -> list[tuple[Path, Labelled]]:
         path = target / item.name
         if not path.exists():
             # Written under a temporary name and renamed, so a concurrent reader never sees half a file.
-            partial = target / f".{item.name}.{os.getpid()}.part"
-            partial.write_bytes(item.make())
-            partial.replace(path)
+            pending = target / f".{item.name}.{os.getpid()}.part"
+            pending.write_bytes(item.make())
+            pending.replace(path)
         out.append((path, item))
     return out

@@ -340,6 +340,7 @@ def camera(
     blur: float = 0.8,
     vignette: float = 0.2,
     denoise: float = 0.0,
+    black_point: float = 0.0,
 ) -> Image.Image:
     """Lens blur, vignetting, exposure with clipping, shot and read noise, a phone's noise reduction (which
     leaves skies and night skies smooth), sRGB-like tone curve, 8 bits."""
@@ -356,7 +357,8 @@ def camera(
     noise = shot + read + luma_noise
     if denoise > 0:
         noise = gaussian(noise, denoise) * 0.5
-    raw = np.clip(signal + noise, 0, 1)
+    # A contrasty tone curve crushes the deepest shadows to exact black, as many phones do at night.
+    raw = np.clip((signal + noise - black_point) / (1 - black_point), 0, 1)
     encoded = np.where(raw <= 0.0031308, raw * 12.92, 1.055 * np.power(raw, 1 / 2.4) - 0.055)
     return Image.fromarray(np.clip(encoded * 255 + 0.5, 0, 255).astype(np.uint8))
 
@@ -371,7 +373,12 @@ def photo(kind: str, width: int, height: int, seed: int) -> Image.Image:
     """One photograph of the given kind, through the camera model, as 8-bit RGB (not yet compressed)."""
     rng = np.random.default_rng(seed + 20_000)
     settings: dict[str, dict[str, float]] = {
-        "night": {"exposure": rng.uniform(1.5, 3.0), "iso_noise": rng.uniform(0.03, 0.08), "blur": 0.9},
+        "night": {
+            "exposure": rng.uniform(1.5, 3.0),
+            "iso_noise": rng.uniform(0.03, 0.08),
+            "blur": 0.9,
+            "black_point": rng.choice([0.0, 0.01, 0.03]),
+        },
         "snow": {"exposure": rng.uniform(1.0, 1.25), "iso_noise": 0.005, "blur": 0.7},
         "sky": {"exposure": rng.uniform(0.85, 1.1), "iso_noise": 0.004, "blur": 0.6},
         "product": {"exposure": 1.0, "iso_noise": 0.004, "blur": 0.6},
