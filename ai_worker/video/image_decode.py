@@ -22,6 +22,9 @@ WORKING_SIZE = 512
 DRAFT_MIN_SIDE = 384
 """JPEG draft decoding may stop at a longer side this small; the result is then resized to WORKING_SIZE."""
 
+MAX_NEAREST_STRETCH = 1.05
+"""Up to this enlargement the working image is made by repeating pixels rather than interpolating them."""
+
 MIN_IMAGE_BYTES = 1
 
 _WHITE = (255, 255, 255)
@@ -187,6 +190,10 @@ def _to_working_size(frame: Image.Image, original_long_side: int) -> Image.Image
         # Integer box reduction first (fast, and it averages like a real downscale), then the exact size.
         factor = int(1 / scale)
         frame = frame.reduce(factor)
+    if 1.0 < scale <= MAX_NEAREST_STRETCH:
+        # A 12 MP photo's 1/8 decode is 500 or 504 px long: stretching it a few percent repeats one row or
+        # column in forty, which no measure notices, where interpolating every pixel costs as much as them all.
+        return frame.resize(target, Image.Resampling.NEAREST)
     return frame.resize(target, Image.Resampling.BILINEAR)
 
 

@@ -60,15 +60,16 @@ MIN_MEASURABLE_SIDE = 32
 
 # Drawn (screen or graphic), from the flat-block measures at the working size. In the labelled set, photos
 # with large exact-flat regions (a clipped white background, black bars, a crushed night sky) have at most
-# 0.15 of their detail touching those colours; captures and drawings at least 0.2, and 0.35 once a third of
-# them is flat. A capture shrunk and recompressed by the poster loses exact pixels near its text but keeps its
-# flat background and its lines of text.
+# 0.15 of their detail touching those colours and no line of text; captures and drawings have at least 0.2,
+# and 0.35 once a third of them is flat. A capture shrunk and recompressed by the poster loses exact pixels
+# near its text, and one that is mostly a photo (a post opened full screen) has little detail outside the
+# photo, but both keep a flat background with lines of text on it.
 SCREEN_MIN_FLAT = 0.15
 SCREEN_MIN_TOUCH = 0.30
 GRAPHIC_MIN_FLAT = 0.30
 GRAPHIC_MIN_FLAT_OTHER = 0.30
 LAYOUT_MIN_FLAT = 0.25
-LAYOUT_MIN_LINES = 8
+LAYOUT_MIN_LINES = 4
 # Text: lines of ink between clean gaps. Three make a drawn image a text capture; a page without flat
 # regions (a scan, a photocopy: paper grain) needs a dozen, on a two-tone page of low colour.
 TEXT_MIN_LINES = 3

@@ -326,6 +326,53 @@ def tweet_capture(width: int, height: int, seed: int, *, dim: bool = False) -> I
     return img
 
 
+def tweet_photo_capture(width: int, seed: int, *, dim: bool = False) -> Image.Image:
+    """One dark-mode post opened full screen: header, two lines of text, a big photo, the time and view
+    count, the counts and action rows. Most of the capture is the photo; the rest is the app around it."""
+    rng = np.random.default_rng(seed)
+    unit = width / 400
+    photo_w = int(width - 24 * unit)
+    photo_h = int(photo_w * rng.uniform(0.6, 1.0))
+    height = int(photo_h + 260 * unit)
+    bg: RGB = (21, 32, 43) if dim else (0, 0, 0)
+    img = Image.new("RGB", (width, height), bg)
+    d = ImageDraw.Draw(img)
+    grey: RGB = (113, 118, 123)
+    white: RGB = (231, 233, 234)
+    pic, mask = _avatar(int(40 * unit), rng, round_=True)
+    img.paste(pic, (int(12 * unit), int(12 * unit)), mask)
+    put(img, text_mask(int(15 * unit), rng, chars=4, bold=True), (int(62 * unit), int(14 * unit)), white)
+    put(img, latin_mask(f"@user{int(rng.integers(10, 9999))}", int(14 * unit)), (int(62 * unit), int(34 * unit)), grey)
+    y = int(64 * unit)
+    for m in wrap_lines(int(16 * unit), rng, int(width - 24 * unit), int(rng.integers(12, 40))):
+        put(img, m, (int(12 * unit), y), white)
+        y += int(22 * unit)
+    y += int(6 * unit)
+    inner = photo(str(rng.choice(PHOTO_KINDS)), photo_w, photo_h, seed + 3)
+    corner = Image.new("L", inner.size, 0)
+    ImageDraw.Draw(corner).rounded_rectangle([0, 0, photo_w - 1, photo_h - 1], radius=int(14 * unit), fill=255)
+    img.paste(inner, (int(12 * unit), y), corner)
+    y += photo_h + int(12 * unit)
+    put(
+        img,
+        latin_mask(
+            f"3:{int(rng.integers(10, 59))} PM · Nov 30, 2026 · {int(rng.integers(2, 99))}K Views", int(13 * unit)
+        ),
+        (int(12 * unit), y),
+        grey,
+    )
+    y += int(26 * unit)
+    for _ in range(2):
+        d.line([(int(12 * unit), y), (width - int(12 * unit), y)], fill=(47, 51, 54), width=max(1, int(unit)))
+        y += int(10 * unit)
+        for i in range(4):
+            ix = int(12 * unit + i * 95 * unit)
+            d.ellipse([ix, y, ix + 16 * unit, y + 16 * unit], outline=grey, width=max(1, int(1.5 * unit)))
+            put(img, latin_mask(str(int(rng.integers(0, 9999))), int(12 * unit)), (ix + int(22 * unit), y), grey)
+        y += int(28 * unit)
+    return img
+
+
 def text_scan(width: int, height: int, seed: int) -> Image.Image:
     """A scanned or photocopied page: paper tone with grain and uneven light, printed lines, a little blur."""
     rng = np.random.default_rng(seed)

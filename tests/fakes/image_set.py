@@ -118,6 +118,9 @@ def labelled_set() -> list[Labelled]:
     for v in range(4):
         make = partial(captures.tweet_capture, 1080, 1300 + 300 * v, 700 + v, dim=v == 2)
         add(f"tweet_{v}.{'jpg' if v % 2 else 'png'}", "tweet_dark", _made(make, "JPEG" if v % 2 else "PNG", 80))
+    for v in range(3):  # one post opened full screen: mostly its photo, the app's chrome and text around it
+        make = partial(captures.tweet_photo_capture, 1080 if v != 1 else 720, 720 + v, dim=v == 2)
+        add(f"tweet_photo_{v}.{'png' if v == 0 else 'jpg'}", "tweet_dark", _made(make, "PNG" if v == 0 else "JPEG", 82))
     for v in range(3):
         add(f"scan_{v}.jpg", "scan", _made(partial(captures.text_scan, 1240, 1754, 800 + v), "JPEG", 75 + 5 * v))
     for v, colour in enumerate([(0, 0, 0), (20, 60, 30), (90, 40, 20)]):
