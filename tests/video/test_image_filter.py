@@ -315,16 +315,19 @@ def test_missing_file(tmp_path: Path) -> None:
     assert result.reason == "unreadable_image: file not found"
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares a huge size: a bomb is refused from this header, before any decoding."""
+def _png(width: int, height: int, bit_depth: int, colour_type: int, raw: bytes) -> bytes:
+    """A PNG written byte by byte: its header may declare what Pillow's encoder would never write."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
-    )
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares a huge size: a bomb is refused from this header, before any decoding."""
+    return _png(width, height, 8, 2, b"\x00" * 64)
 
 
 @pytest.mark.parametrize("side", [9000, 20000])  # under and over Pillow's own hard limit
@@ -359,14 +362,6 @@ def test_real_example_images() -> None:
 
 
 # --- odd files never raise ------------------------------------------------------------------------------------------
-
-
-def _png(width: int, height: int, bit_depth: int, colour_type: int, raw: bytes) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def test_sixteen_bit_rgb_png(tmp_path: Path) -> None:
@@ -473,3 +468,11 @@ def test_labelled_set_covers_every_family_the_issue_names() -> None:
     themes = {"chat:kakao_light", "chat:kakao_dark", "chat:line", "chat:sms", "photo:night", "photo:snow", "photo:sky"}
     assert themes <= families
     assert {"board", "tweet_dark", "scan", "silhouette", "clipart", "meme", "tiny", "gif"} <= families
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 900), (900, 1), (3, 5)])
+def test_degenerate_sizes_score_without_raising(tmp_path: Path, size: tuple[int, int]) -> None:
+    result = evaluate_image(save(photo_like(*size), tmp_path / "odd.png"))
+    assert (result.width, result.height) == size
+    assert "very_low_resolution" in result.reasons
+    assert result.category in ("diagram", "screenshot", "meme")
