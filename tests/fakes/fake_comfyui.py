@@ -76,19 +76,8 @@ logger = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 OBJECT_INFO_FILE = DATA_DIR / "object_info.json"
-MODEL_INPUTS = frozenset(
-    {
-        "ckpt_name",
-        "gemma_path",
-        "ltxv_path",
-        "text_encoder",
-        "model_name",
-        "lora_name",
-        "vae_name",
-        "clip_name",
-        "unet_name",
-    }
-)
+MODEL_INPUTS = frozenset({"ckpt_name", "gemma_path", "ltxv_path", "text_encoder", "model_name", "lora_name",
+                          "vae_name", "clip_name", "unet_name"})
 SAMPLER_CLASSES = frozenset({"SamplerCustomAdvanced", "KSampler", "KSamplerAdvanced"})
 VIDEO_OUTPUT_CLASSES = frozenset({"VHS_VideoCombine", "SaveVideo"})
 OOM_MESSAGE = (
@@ -101,10 +90,8 @@ OOM_MESSAGE = (
 
 def _default_models() -> set[str]:
     fields = Settings.model_fields
-    names = {
-        str(fields[key].default)
-        for key in ("video_model_full", "video_model_distilled", "comfyui_text_encoder", "comfyui_upscale_model")
-    }
+    names = {str(fields[key].default) for key in
+             ("video_model_full", "video_model_distilled", "comfyui_text_encoder", "comfyui_upscale_model")}
     return names
 
 
@@ -131,21 +118,8 @@ class Fault:
 class FaultPlan:
     """A queue of faults; each POST /prompt takes the next one (or none)."""
 
-    KINDS = frozenset(
-        {
-            "http_500",
-            "slow",
-            "missing_model",
-            "oom",
-            "error",
-            "ws_drop",
-            "restart",
-            "hang",
-            "zero_byte",
-            "script",
-            "hold",
-        }
-    )
+    KINDS = frozenset({"http_500", "slow", "missing_model", "oom", "error", "ws_drop", "restart", "hang",
+                       "zero_byte", "script", "hold"})
 
     def __init__(self) -> None:
         self._queue: deque[Fault] = deque()
@@ -405,34 +379,16 @@ class FakeComfyUI:
     # --- simple routes --------------------------------------------------------------------------------
 
     async def _system_stats(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "system": {
-                    "os": "posix",
-                    "ram_total": 137438953472,
-                    "ram_free": 120000000000,
-                    "comfyui_version": "0.8.0",
-                    "required_frontend_version": "1.35.9",
-                    "installed_templates_version": "0.7.67",
-                    "required_templates_version": "0.7.67",
-                    "python_version": "3.11.7",
-                    "pytorch_version": "2.7.0+cu128",
-                    "embedded_python": False,
-                    "argv": ["main.py", "--listen", "0.0.0.0", "--port", "8188"],
-                },
-                "devices": [
-                    {
-                        "name": "cuda:0 NVIDIA GeForce RTX 3090 : cudaMallocAsync",
-                        "type": "cuda",
-                        "index": 0,
-                        "vram_total": 25769279488,
-                        "vram_free": 24023466188,
-                        "torch_vram_total": 0,
-                        "torch_vram_free": 0,
-                    }
-                ],
-            }
-        )
+        return web.json_response({
+            "system": {"os": "posix", "ram_total": 137438953472, "ram_free": 120000000000,
+                       "comfyui_version": "0.8.0", "required_frontend_version": "1.35.9",
+                       "installed_templates_version": "0.7.67", "required_templates_version": "0.7.67",
+                       "python_version": "3.11.7", "pytorch_version": "2.7.0+cu128", "embedded_python": False,
+                       "argv": ["main.py", "--listen", "0.0.0.0", "--port", "8188"]},
+            "devices": [{"name": "cuda:0 NVIDIA GeForce RTX 3090 : cudaMallocAsync", "type": "cuda", "index": 0,
+                         "vram_total": 25769279488, "vram_free": 24023466188, "torch_vram_total": 0,
+                         "torch_vram_free": 0}],
+        })
 
     def _served_info(self, cls: str) -> dict[str, Any]:
         spec: dict[str, Any] = copy.deepcopy(self.object_info[cls])
@@ -461,12 +417,10 @@ class FakeComfyUI:
         return web.json_response({"exec_info": {"queue_remaining": self._queue_remaining()}})
 
     async def _get_queue(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "queue_running": [self.running.item()] if self.running else [],
-                "queue_pending": [job.item() for job in self.pending],
-            }
-        )
+        return web.json_response({
+            "queue_running": [self.running.item()] if self.running else [],
+            "queue_pending": [job.item() for job in self.pending],
+        })
 
     async def _post_queue(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -605,25 +559,16 @@ class FakeComfyUI:
             if not errors:
                 good.append(output)
             for node_id, errs in errors.items():
-                entry = node_errors.setdefault(
-                    node_id, {"errors": errs, "dependent_outputs": [], "class_type": graph[node_id]["class_type"]}
-                )
+                entry = node_errors.setdefault(node_id, {"errors": errs, "dependent_outputs": [],
+                                                         "class_type": graph[node_id]["class_type"]})
                 entry["dependent_outputs"].append(output)
         if not good:
             first = next(iter(node_errors.values()))["errors"][0]
             details = f"{first['message']}: {first['details']}" if first["type"] == "value_not_in_list" else ""
-            return web.json_response(
-                {
-                    "error": {
-                        "type": "prompt_outputs_failed_validation",
-                        "message": "Prompt outputs failed validation",
-                        "details": details,
-                        "extra_info": {},
-                    },
-                    "node_errors": node_errors,
-                },
-                status=400,
-            )
+            return web.json_response({"error": {"type": "prompt_outputs_failed_validation",
+                                                 "message": "Prompt outputs failed validation",
+                                                 "details": details, "extra_info": {}},
+                                      "node_errors": node_errors}, status=400)
         prompt_id = str(body.get("prompt_id") or uuid.uuid4())
         extra = dict(body.get("extra_data") or {})
         if body.get("client_id") is not None:
@@ -638,27 +583,19 @@ class FakeComfyUI:
 
     @staticmethod
     def _error(status: int, kind: str, message: str, details: str) -> web.Response:
-        return web.json_response(
-            {"error": {"type": kind, "message": message, "details": details, "extra_info": {}}, "node_errors": {}},
-            status=status,
-        )
+        return web.json_response({"error": {"type": kind, "message": message, "details": details,
+                                            "extra_info": {}}, "node_errors": {}}, status=status)
 
     def _check_classes(self, graph: dict[str, Any]) -> web.Response | None:
         for node_id, node in graph.items():
             if not isinstance(node, dict) or "class_type" not in node:
-                return self._error(
-                    400,
-                    "invalid_prompt",
-                    "Cannot execute because a node is missing the class_type property.",
-                    f"Node ID '#{node_id}'",
-                )
+                return self._error(400, "invalid_prompt",
+                                   "Cannot execute because a node is missing the class_type property.",
+                                   f"Node ID '#{node_id}'")
             if node["class_type"] not in self.object_info:
-                return self._error(
-                    400,
-                    "invalid_prompt",
-                    f"Cannot execute because node {node['class_type']} does not exist.",
-                    f"Node ID '#{node_id}'",
-                )
+                return self._error(400, "invalid_prompt",
+                                   f"Cannot execute because node {node['class_type']} does not exist.",
+                                   f"Node ID '#{node_id}'")
         return None
 
     def _validate_output(self, graph: dict[str, Any], output: str, removed: set[str]) -> dict[str, list[Any]]:
@@ -676,26 +613,15 @@ class FakeComfyUI:
             node_errs: list[Any] = []
             for name in spec.get("required", {}):
                 if name not in inputs:
-                    node_errs.append(
-                        {
-                            "type": "required_input_missing",
-                            "message": "Required input is missing",
-                            "details": name,
-                            "extra_info": {"input_name": name},
-                        }
-                    )
+                    node_errs.append({"type": "required_input_missing", "message": "Required input is missing",
+                                      "details": name, "extra_info": {"input_name": name}})
             for name, value in inputs.items():
                 config = spec.get("required", {}).get(name) or spec.get("optional", {}).get(name)
                 if _is_link(value):
                     if value[0] not in graph:
-                        node_errs.append(
-                            {
-                                "type": "exception_during_validation",
-                                "message": "Exception when validating node",
-                                "details": f"'{value[0]}'",
-                                "extra_info": {"exception_type": "KeyError", "traceback": []},
-                            }
-                        )
+                        node_errs.append({"type": "exception_during_validation",
+                                          "message": "Exception when validating node", "details": f"'{value[0]}'",
+                                          "extra_info": {"exception_type": "KeyError", "traceback": []}})
                     else:
                         stack.append(value[0])
                     continue
@@ -715,21 +641,14 @@ class FakeComfyUI:
         if cls == "LoadImage" and name == "image":
             path = self.input_dir / str(value)
             if not path.resolve().is_relative_to(self.input_dir.resolve()) or not path.is_file():
-                return {
-                    "type": "custom_validation_failed",
-                    "message": "Custom validation failed for node",
-                    "details": f"image - Invalid image file: {value}",
-                    "extra_info": {"input_name": name},
-                }
+                return {"type": "custom_validation_failed", "message": "Custom validation failed for node",
+                        "details": f"image - Invalid image file: {value}", "extra_info": {"input_name": name}}
             return None
         if options or name in MODEL_INPUTS:
             if value not in options:
-                return {
-                    "type": "value_not_in_list",
-                    "message": "Value not in list",
-                    "details": f"{name}: '{value}' not in {options!r}",
-                    "extra_info": {"input_name": name, "input_config": [options], "received_value": value},
-                }
+                return {"type": "value_not_in_list", "message": "Value not in list",
+                        "details": f"{name}: '{value}' not in {options!r}",
+                        "extra_info": {"input_name": name, "input_config": [options], "received_value": value}}
             return None
         kind = config[0] if isinstance(config, list) and config else None
         limits = config[1] if isinstance(config, list) and len(config) > 1 and isinstance(config[1], dict) else {}
@@ -737,26 +656,18 @@ class FakeComfyUI:
             try:
                 number = float(value)
             except (TypeError, ValueError):
-                return {
-                    "type": "invalid_input_type",
-                    "message": f"Failed to convert an input value to a {kind} value",
-                    "details": f"{name}, {value}, could not convert",
-                    "extra_info": {"input_name": name, "received_value": value},
-                }
+                return {"type": "invalid_input_type",
+                        "message": f"Failed to convert an input value to a {kind} value",
+                        "details": f"{name}, {value}, could not convert", "extra_info": {"input_name": name,
+                                                                                        "received_value": value}}
             if "max" in limits and number > limits["max"]:
-                return {
-                    "type": "value_bigger_than_max",
-                    "message": f"Value {value} bigger than max of {limits['max']}",
-                    "details": name,
-                    "extra_info": {"input_name": name, "received_value": value},
-                }
+                return {"type": "value_bigger_than_max",
+                        "message": f"Value {value} bigger than max of {limits['max']}",
+                        "details": name, "extra_info": {"input_name": name, "received_value": value}}
             if "min" in limits and number < limits["min"]:
-                return {
-                    "type": "value_smaller_than_min",
-                    "message": f"Value {value} smaller than min of {limits['min']}",
-                    "details": name,
-                    "extra_info": {"input_name": name, "received_value": value},
-                }
+                return {"type": "value_smaller_than_min",
+                        "message": f"Value {value} smaller than min of {limits['min']}",
+                        "details": name, "extra_info": {"input_name": name, "received_value": value}}
         return None
 
     @staticmethod
@@ -809,9 +720,8 @@ class FakeComfyUI:
             job.current_node = node_id
             states[node_id] = self._state(pid, node_id, 0.0, 1.0, "running")
             await self._to_client(job, {"type": "progress_state", "data": {"prompt_id": pid, "nodes": dict(states)}})
-            await self._to_client(
-                job, {"type": "executing", "data": {"node": node_id, "display_node": node_id, "prompt_id": pid}}
-            )
+            await self._to_client(job, {"type": "executing",
+                                        "data": {"node": node_id, "display_node": node_id, "prompt_id": pid}})
             try:
                 steps = await self._run_node(job, node_id, cls, states)
             except _Interrupted:
@@ -823,13 +733,8 @@ class FakeComfyUI:
             if cls in VIDEO_OUTPUT_CLASSES:
                 output = await self._write_video(job, node_id)
                 outputs[node_id] = output
-                await self._to_client(
-                    job,
-                    {
-                        "type": "executed",
-                        "data": {"node": node_id, "display_node": node_id, "output": output, "prompt_id": pid},
-                    },
-                )
+                await self._to_client(job, {"type": "executed", "data": {
+                    "node": node_id, "display_node": node_id, "output": output, "prompt_id": pid}})
             states[node_id] = self._state(pid, node_id, float(steps), float(steps), "finished")
             await self._to_client(job, {"type": "progress_state", "data": {"prompt_id": pid, "nodes": dict(states)}})
             executed.append(node_id)
@@ -852,10 +757,8 @@ class FakeComfyUI:
             if fault is not None and fault.kind == "oom":
                 raise _NodeFailed("torch.OutOfMemoryError", OOM_MESSAGE)
             if fault is not None and fault.kind == "error":
-                raise _NodeFailed(
-                    str(fault.params.get("exception_type", "RuntimeError")),
-                    str(fault.params.get("message", "simulated failure")),
-                )
+                raise _NodeFailed(str(fault.params.get("exception_type", "RuntimeError")),
+                                  str(fault.params.get("message", "simulated failure")))
             if fault is not None and fault.kind == "hang":
                 await job.interrupted.wait()
                 raise _Interrupted
@@ -879,12 +782,10 @@ class FakeComfyUI:
                 if job.interrupted.is_set():
                     raise _Interrupted
                 states[node_id] = self._state(pid, node_id, float(step), float(steps), "running")
-                await self._to_client(
-                    job, {"type": "progress_state", "data": {"prompt_id": pid, "nodes": dict(states)}}
-                )
-                await self._to_client(
-                    job, {"type": "progress", "data": {"value": step, "max": steps, "prompt_id": pid, "node": node_id}}
-                )
+                await self._to_client(job, {"type": "progress_state", "data": {"prompt_id": pid,
+                                                                               "nodes": dict(states)}})
+                await self._to_client(job, {"type": "progress", "data": {"value": step, "max": steps,
+                                                                         "prompt_id": pid, "node": node_id}})
                 if self.send_previews:
                     await self._to_client(job, b"\x00\x00\x00\x01\x00\x00\x00\x02" + _tiny_png())
             return steps
@@ -894,66 +795,33 @@ class FakeComfyUI:
                 if job.interrupted.is_set():
                     raise _Interrupted
                 states[node_id] = self._state(pid, node_id, float(frame), float(frames), "running")
-                await self._to_client(
-                    job, {"type": "progress_state", "data": {"prompt_id": pid, "nodes": dict(states)}}
-                )
-                await self._to_client(
-                    job,
-                    {"type": "progress", "data": {"value": frame, "max": frames, "prompt_id": pid, "node": node_id}},
-                )
+                await self._to_client(job, {"type": "progress_state", "data": {"prompt_id": pid,
+                                                                               "nodes": dict(states)}})
+                await self._to_client(job, {"type": "progress", "data": {"value": frame, "max": frames,
+                                                                         "prompt_id": pid, "node": node_id}})
             return frames
         return 1
 
     @staticmethod
     def _state(pid: str, node_id: str, value: float, maximum: float, state: str) -> dict[str, Any]:
-        return {
-            "value": value,
-            "max": maximum,
-            "state": state,
-            "node_id": node_id,
-            "prompt_id": pid,
-            "display_node_id": node_id,
-            "parent_node_id": None,
-            "real_node_id": node_id,
-        }
+        return {"value": value, "max": maximum, "state": state, "node_id": node_id, "prompt_id": pid,
+                "display_node_id": node_id, "parent_node_id": None, "real_node_id": node_id}
 
-    async def _finish_interrupted(
-        self, job: Job, node_id: str, cls: str, executed: list[str], messages: list[list[Any]], outputs: dict[str, Any]
-    ) -> None:
-        data = {
-            "prompt_id": job.prompt_id,
-            "node_id": node_id,
-            "node_type": cls,
-            "executed": list(reversed(executed)),
-            "timestamp": _now_ms(),
-        }
+    async def _finish_interrupted(self, job: Job, node_id: str, cls: str, executed: list[str],
+                                  messages: list[list[Any]], outputs: dict[str, Any]) -> None:
+        data = {"prompt_id": job.prompt_id, "node_id": node_id, "node_type": cls,
+                "executed": list(reversed(executed)), "timestamp": _now_ms()}
         messages.append(["execution_interrupted", data])
         await self._to_client(job, {"type": "execution_interrupted", "data": data})
         self._record(job, outputs, messages, "error")
         await self._finish(job)
 
-    async def _finish_error(
-        self,
-        job: Job,
-        node_id: str,
-        cls: str,
-        executed: list[str],
-        messages: list[list[Any]],
-        outputs: dict[str, Any],
-        failure: _NodeFailed,
-    ) -> None:
-        data = {
-            "prompt_id": job.prompt_id,
-            "node_id": node_id,
-            "node_type": cls,
-            "executed": list(executed),
-            "exception_message": failure.message,
-            "exception_type": failure.exception_type,
-            "traceback": ['  File "/opt/ComfyUI/execution.py", line 518, in execute\n    <source line elided>\n'],
-            "current_inputs": {},
-            "current_outputs": list(executed),
-            "timestamp": _now_ms(),
-        }
+    async def _finish_error(self, job: Job, node_id: str, cls: str, executed: list[str],
+                            messages: list[list[Any]], outputs: dict[str, Any], failure: _NodeFailed) -> None:
+        data = {"prompt_id": job.prompt_id, "node_id": node_id, "node_type": cls, "executed": list(executed),
+                "exception_message": failure.message, "exception_type": failure.exception_type,
+                "traceback": ['  File "/opt/ComfyUI/execution.py", line 518, in execute\n    <source line elided>\n'],
+                "current_inputs": {}, "current_outputs": list(executed), "timestamp": _now_ms()}
         messages.append(["execution_error", data])
         await self._to_client(job, {"type": "execution_error", "data": data})
         self._record(job, outputs, messages, "error")
@@ -965,9 +833,8 @@ class FakeComfyUI:
             "prompt": job.item(),
             "outputs": outputs,
             "status": {"status_str": status, "completed": status == "success", "messages": messages},
-            "meta": {
-                nid: {"node_id": nid, "display_node": nid, "parent_node": None, "real_node_id": nid} for nid in outputs
-            },
+            "meta": {nid: {"node_id": nid, "display_node": nid, "parent_node": None, "real_node_id": nid}
+                     for nid in outputs},
         }
 
     async def _finish(self, job: Job) -> None:
@@ -1128,36 +995,16 @@ class FakeComfyUI:
         if job.fault is not None and job.fault.kind == "zero_byte":
             target.write_bytes(b"")
         else:
-            request = ClipRequest(
-                prompt="fake",
-                negative_prompt="",
-                width=width,
-                height=height,
-                num_frames=frames,
-                fps=max(1, math.ceil(fps)),
-                steps=1,
-                cfg=1.0,
-                seed=len(self.jobs_run),
-                output_path=target,
-            )
+            request = ClipRequest(prompt="fake", negative_prompt="", width=width, height=height, num_frames=frames,
+                                  fps=max(1, math.ceil(fps)), steps=1, cfg=1.0, seed=len(self.jobs_run),
+                                  output_path=target)
             await _encode_or_copy(request, target)
         if not vhs:
             return {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [True]}
         sidecar = f"{base}_{counter:05d}.png"
         (folder / sidecar).write_bytes(_tiny_png())
-        return {
-            "gifs": [
-                {
-                    "filename": name,
-                    "subfolder": subfolder,
-                    "type": "output",
-                    "format": "video/h264-mp4",
-                    "frame_rate": float(fps),
-                    "workflow": sidecar,
-                    "fullpath": str(target),
-                }
-            ]
-        }
+        return {"gifs": [{"filename": name, "subfolder": subfolder, "type": "output", "format": "video/h264-mp4",
+                          "frame_rate": float(fps), "workflow": sidecar, "fullpath": str(target)}]}
 
 
 class _Interrupted(Exception):
