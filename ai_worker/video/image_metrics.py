@@ -13,8 +13,7 @@ Two families:
   ``ui_touch`` the share of the remaining (detailed) blocks that contain a pixel of one of the few dominant
   flat colours: text and icons drawn on a background touch it everywhere, while the textured part of a photo
   with one blown-out sky touches it only along the horizon. ``text_lines`` counts horizontal bands of ink
-  separated by clean gaps (lines of text, on a scan as on a screen), ``chroma_flat`` the share of flat blocks
-  with a clearly coloured flat colour (KakaoTalk's blue and yellow, LINE's green, SMS blue).
+  separated by clean gaps and crossed by strokes (lines of text, on a scan as on a screen).
 """
 
 from __future__ import annotations
@@ -37,11 +36,9 @@ LINE_MIN_ROWS, LINE_MAX_ROWS = 2, 40
 LINE_MIN_INK = 0.01
 GAP_MAX_INK = 0.002
 LINE_MIN_STROKES = 4
-CHROMA_MIN = 40
-"""max - min channel of a flat colour that counts as coloured (a UI accent, not a neutral grey)."""
 
 
-FLAT_KEYS = ("flat_blocks", "top_colour", "top_colours", "flat_other", "ui_touch", "chroma_flat")
+FLAT_KEYS = ("flat_blocks", "top_colour", "top_colours", "flat_other", "ui_touch")
 
 
 def grey_levels(arr: NDArray[np.uint8]) -> NDArray[np.int16]:
@@ -114,9 +111,6 @@ def _flat_structure(codes: NDArray[np.uint32], grey: NDArray[np.int16]) -> dict[
     if n_detailed:
         on_top = np.isin(blocks, top).any(axis=(1, 3))
         result["ui_touch"] = float(np.count_nonzero(on_top & detailed)) / n_detailed
-    r, g, b = (top >> 16) & 0xFF, (top >> 8) & 0xFF, top & 0xFF
-    spread = np.maximum(np.maximum(r, g), b).astype(np.int32) - np.minimum(np.minimum(r, g), b).astype(np.int32)
-    result["chroma_flat"] = float(top_counts[spread >= CHROMA_MIN].sum()) / n_blocks
     return result
 
 

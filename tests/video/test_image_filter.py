@@ -113,7 +113,6 @@ def _m(**overrides: float) -> dict[str, float]:
         "top_colours": 0.0,
         "flat_other": 0.0,
         "ui_touch": 0.0,
-        "chroma_flat": 0.0,
         "text_lines": 0.0,
         "ink": 0.1,
     }
