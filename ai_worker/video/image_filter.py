@@ -124,7 +124,7 @@ def is_text_heavy(m: dict[str, float]) -> bool:
     if is_drawn(m) and m["text_lines"] >= TEXT_MIN_LINES:
         return True
     return (
-        m["text_lines"] >= SCAN_MIN_LINES and m["bimodal"] >= SCAN_MIN_BIMODAL and m["color_std"] < SCAN_MAX_COLOR_STD
+        m["page_lines"] >= SCAN_MIN_LINES and m["bimodal"] >= SCAN_MIN_BIMODAL and m["color_std"] < SCAN_MAX_COLOR_STD
     )
 
 

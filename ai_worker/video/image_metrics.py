@@ -13,7 +13,8 @@ Two families:
   ``ui_touch`` the share of the remaining (detailed) blocks that contain a pixel of one of the few dominant
   flat colours: text and icons drawn on a background touch it everywhere, while the textured part of a photo
   with one blown-out sky touches it only along the horizon. ``text_lines`` counts horizontal bands of ink
-  separated by clean gaps and crossed by strokes (lines of text, on a scan as on a screen).
+  separated by clean gaps and crossed by strokes (lines of text on a screen), ``page_lines`` the same in
+  the best vertical strip (lines of a scanned page, which may be tilted or shadowed at one side).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ INK_CONTRAST = 60
 """Grey levels between the page (the dominant tone) and a pixel that counts as ink for `text_lines`."""
 LINE_MIN_ROWS, LINE_MAX_ROWS = 2, 40
 LINE_MIN_INK = 0.01
-GAP_MAX_INK = 0.002
+GAP_MAX_PIXELS = 1
+"""A row of a strip with at most this many ink pixels is a gap between lines (a speck of dust is not ink)."""
+TEXT_STRIPS = 4
 LINE_MIN_STROKES = 4
 
 
@@ -114,30 +117,40 @@ def _flat_structure(codes: NDArray[np.uint32], grey: NDArray[np.int16]) -> dict[
     return result
 
 
-def _text_lines(grey: NDArray[np.int16], hist: NDArray[np.int64]) -> tuple[float, float]:
-    """Lines of text: bands of rows with ink, between rows without, as tall as a line of text, and crossed
-    by strokes (many ink edges along a row, where a lamp or a window is one blob). Returns (how many, share
-    of ink pixels).
-
-    The page tone is the grey histogram's peak; ink is anything INK_CONTRAST levels away from it, on the
-    far side (dark text on a light page, light text on a dark one).
-    """
-    page = int(hist.argmax())
-    ink = grey < page - INK_CONTRAST if page >= 128 else grey > page + INK_CONTRAST
-    share = float(ink.mean())
-    row_ink = ink.mean(axis=1)
-    gaps = np.flatnonzero(row_ink <= GAP_MAX_INK)
+def _lines_in(ink: NDArray[np.bool_]) -> int:
+    """Lines of text in one vertical strip of the ink map (see `_text_lines`)."""
+    width = ink.shape[1]
+    counts = np.count_nonzero(ink, axis=1)
+    gaps = np.flatnonzero(counts <= GAP_MAX_PIXELS)
     starts, ends = gaps[:-1] + 1, gaps[1:]
     keep = (ends - starts >= LINE_MIN_ROWS) & (ends - starts <= LINE_MAX_ROWS)
     starts, ends = starts[keep], ends[keep]
     if starts.size == 0:
-        return 0.0, share
+        return 0
     strokes = np.count_nonzero(ink[:, 1:] != ink[:, :-1], axis=1)
     bounds = np.stack([starts, ends], axis=1).ravel()  # reduce over [start, end) only, every other result
-    peak_ink = np.maximum.reduceat(row_ink, bounds)[::2]
+    peak_ink = np.maximum.reduceat(counts, bounds)[::2]
     peak_strokes = np.maximum.reduceat(strokes, bounds)[::2]
-    lines = np.count_nonzero((peak_ink >= LINE_MIN_INK) & (peak_strokes >= 2 * LINE_MIN_STROKES))
-    return float(lines), share
+    return int(np.count_nonzero((peak_ink >= LINE_MIN_INK * width) & (peak_strokes >= 2 * LINE_MIN_STROKES)))
+
+
+def _text_lines(grey: NDArray[np.int16], hist: NDArray[np.int64]) -> tuple[float, float, float]:
+    """Lines of text: bands of rows with ink, between rows without, as tall as a line of text, and crossed
+    by strokes (many ink edges along a row, where a lamp or a window is one blob). Returns (lines across the
+    whole width, lines in the best of TEXT_STRIPS vertical strips, share of ink pixels).
+
+    The page tone is the grey histogram's peak; ink is anything INK_CONTRAST levels away from it, on the
+    far side (dark text on a light page, light text on a dark one). A screen is never tilted, so its lines
+    are counted across the whole width; a paper page fed in at a slight tilt, or with the binding's shadow
+    along one side, still has clean gaps between its lines over part of its width, hence the strips.
+    """
+    page = int(hist.argmax())
+    ink = grey < page - INK_CONTRAST if page >= 128 else grey > page + INK_CONTRAST
+    width = ink.shape[1]
+    whole = _lines_in(ink) if width > 1 else 0
+    step = width // TEXT_STRIPS
+    best = max((_lines_in(ink[:, k * step : (k + 1) * step]) for k in range(TEXT_STRIPS)), default=0) if step > 1 else 0
+    return float(whole), float(max(best, whole)), float(ink.mean())
 
 
 def measure(arr: NDArray[np.uint8]) -> dict[str, float]:
@@ -149,7 +162,7 @@ def measure(arr: NDArray[np.uint8]) -> dict[str, float]:
     bright = float(hist[BRIGHT_BAND:].sum()) / total
     r, g, b = (arr[..., c].astype(np.uint32) for c in range(3))
     codes = np.asarray((r << 16) | (g << 8) | b, dtype=np.uint32)  # one exact 24-bit colour per pixel
-    lines, ink = _text_lines(grey, hist)
+    lines, page_lines, ink = _text_lines(grey, hist)
     return {
         "bimodal": dark + bright,
         "dark": dark,
@@ -160,5 +173,6 @@ def measure(arr: NDArray[np.uint8]) -> dict[str, float]:
         "palette": float(_palette(codes[::2, ::2])),
         **_flat_structure(codes, grey),
         "text_lines": lines,
+        "page_lines": page_lines,
         "ink": ink,
     }

@@ -373,8 +373,9 @@ def tweet_photo_capture(width: int, seed: int, *, dim: bool = False) -> Image.Im
     return img
 
 
-def text_scan(width: int, height: int, seed: int) -> Image.Image:
-    """A scanned or photocopied page: paper tone with grain and uneven light, printed lines, a little blur."""
+def text_scan(width: int, height: int, seed: int, *, tilt: float = 0.0, shadow: bool = False) -> Image.Image:
+    """A scanned or photocopied page: paper tone with grain and uneven light, printed lines, a little blur;
+    optionally fed in at a slight `tilt` (degrees) and with the dark shadow of the binding along one side."""
     rng = np.random.default_rng(seed)
     page = Image.new("L", (width, height), 0)
     unit = width / 600
@@ -387,11 +388,17 @@ def text_scan(width: int, height: int, seed: int) -> Image.Image:
             page.paste(255, (int(50 * unit), y, int(50 * unit) + m.width, y + m.height), m)
             y += int(size * 1.8)
         y += int(size * 1.2)
+    if tilt:
+        page = page.rotate(tilt, resample=Image.Resampling.BILINEAR)
     ink = np.asarray(page, np.float32) / 255.0
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     light = 1 - 0.08 * ((xx / width - rng.uniform(0.3, 0.7)) ** 2 + (yy / height - 0.5) ** 2)
     paper = np.asarray(rng.choice([[243, 240, 232], [250, 250, 250], [236, 233, 220]]), np.float32)
     grain = rng.normal(0, rng.uniform(2.0, 5.0), (height, width)).astype(np.float32)
+    if shadow:  # the gutter of a book pressed on the glass: dark at the edge, fading into the page
+        light = light * (1 - 0.85 * np.exp(-xx / (width * 0.04)))
+    specks = (rng.random((height, width)) < 0.0004).astype(np.float32)
+    ink = np.maximum(ink, specks)  # dust on the glass
     base = paper[None, None, :] * light[..., None] + grain[..., None]
     out = base * (1 - ink[..., None] * rng.uniform(0.75, 0.9))
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))

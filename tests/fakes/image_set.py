@@ -121,8 +121,9 @@ def labelled_set() -> list[Labelled]:
     for v in range(3):  # one post opened full screen: mostly its photo, the app's chrome and text around it
         make = partial(captures.tweet_photo_capture, 1080 if v != 1 else 720, 720 + v, dim=v == 2)
         add(f"tweet_photo_{v}.{'png' if v == 0 else 'jpg'}", "tweet_dark", _made(make, "PNG" if v == 0 else "JPEG", 82))
-    for v in range(3):
-        add(f"scan_{v}.jpg", "scan", _made(partial(captures.text_scan, 1240, 1754, 800 + v), "JPEG", 75 + 5 * v))
+    for v, (tilt, shadow) in enumerate([(0.0, False), (0.8, False), (-1.5, True), (0.0, True)]):
+        make = partial(captures.text_scan, 1240, 1754, 800 + v, tilt=tilt, shadow=shadow)
+        add(f"scan_{v}.jpg", "scan", _made(make, "JPEG", 75 + 5 * v))
     for v, colour in enumerate([(0, 0, 0), (20, 60, 30), (90, 40, 20)]):
         make = partial(captures.silhouette, 1000, 800, 900 + v, colour=colour)
         add(f"silhouette_{v}.{'jpg' if v == 1 else 'png'}", "silhouette", _made(make, "JPEG" if v == 1 else "PNG", 85))

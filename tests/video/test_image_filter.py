@@ -114,6 +114,7 @@ def _m(**overrides: float) -> dict[str, float]:
         "flat_other": 0.0,
         "ui_touch": 0.0,
         "text_lines": 0.0,
+        "page_lines": 0.0,
         "ink": 0.1,
     }
     base.update(overrides)
@@ -138,7 +139,7 @@ BOARD = {
     "text_lines": 20.0,
     "palette": 12.0,
 }
-SCAN = {"text_lines": 20.0, "bimodal": 0.9, "color_std": 25.0, "palette": 4.0}
+SCAN = {"page_lines": 20.0, "bimodal": 0.9, "color_std": 25.0, "palette": 4.0}
 SILHOUETTE = {
     "flat_blocks": 0.9,
     "top_colour": 0.75,
