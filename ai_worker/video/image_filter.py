@@ -66,6 +66,8 @@ MIN_MEASURABLE_SIDE = 32
 # photo, but both keep a flat background with lines of text on it.
 SCREEN_MIN_FLAT = 0.15
 SCREEN_MIN_TOUCH = 0.30
+SCREEN_MIN_SECOND = 0.03
+SCREEN_MIN_LINES = 2
 GRAPHIC_MIN_FLAT = 0.30
 GRAPHIC_MIN_FLAT_OTHER = 0.30
 LAYOUT_MIN_FLAT = 0.25
@@ -113,7 +115,10 @@ def is_drawn(m: dict[str, float]) -> bool:
     """Made on a screen or in a drawing program: exact flat colours with detail on them, flat fills, or a flat
     background under many lines of text."""
     flat = m["flat_blocks"]
-    screen = flat >= SCREEN_MIN_FLAT and m["ui_touch"] >= SCREEN_MIN_TOUCH
+    # A product shot on white also has its outline touching one flat colour; a screen has a second flat colour
+    # (bubbles, bars, buttons) or some text on it.
+    furnished = m["top_colours"] - m["top_colour"] >= SCREEN_MIN_SECOND or m["text_lines"] >= SCREEN_MIN_LINES
+    screen = flat >= SCREEN_MIN_FLAT and m["ui_touch"] >= SCREEN_MIN_TOUCH and furnished
     graphic = flat >= GRAPHIC_MIN_FLAT and m["flat_other"] >= GRAPHIC_MIN_FLAT_OTHER
     layout = flat >= LAYOUT_MIN_FLAT and m["text_lines"] >= LAYOUT_MIN_LINES
     return screen or graphic or layout

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
 BLOCK = 4
 TOP_COLOURS = 4
@@ -44,11 +45,13 @@ LINE_MIN_STROKES = 4
 FLAT_KEYS = ("flat_blocks", "top_colour", "top_colours", "flat_other", "ui_touch")
 
 
-def grey_levels(arr: NDArray[np.uint8]) -> NDArray[np.int16]:
-    """BT.601 luma in integer arithmetic (0..255), as int16 so differences do not wrap."""
-    r, g, b = (arr[..., c].astype(np.uint16) for c in range(3))
-    luma = (r * 77 + g * 150 + b * 29 + 128) >> 8
-    return luma.astype(np.int16)
+def _planes(arr: NDArray[np.uint8]) -> tuple[NDArray[np.int16], NDArray[np.uint32]]:
+    """ITU-R 601 luma (0..255, Pillow's "L") as int16, so differences do not wrap, and one exact colour code
+    per pixel (the RGB bytes with a constant pad byte, read as one 32-bit word: R in the low byte)."""
+    image = Image.fromarray(arr, "RGB")
+    grey = np.asarray(image.convert("L"), dtype=np.int16)
+    codes = np.asarray(image.convert("RGBX")).view(np.uint32)[..., 0]
+    return grey, codes
 
 
 def _edge_density(grey: NDArray[np.int16]) -> float:
@@ -74,7 +77,7 @@ def _color_std(arr: NDArray[np.uint8]) -> float:
 def _palette(codes: NDArray[np.uint32]) -> int:
     """How many 4-bit-per-channel colours hold 90 % of the pixels."""
     total = float(codes.size)
-    q = ((codes >> 20) & 0xF) << 8 | ((codes >> 12) & 0xF) << 4 | ((codes >> 4) & 0xF)
+    q = ((codes >> 20) & 0xF) << 8 | ((codes >> 12) & 0xF) << 4 | ((codes >> 4) & 0xF)  # top 4 bits of each
     counts = np.sort(np.bincount(q.ravel(), minlength=4096))[::-1]
     return int(np.searchsorted(np.cumsum(counts), 0.9 * total) + 1)
 
@@ -117,52 +120,52 @@ def _flat_structure(codes: NDArray[np.uint32], grey: NDArray[np.int16]) -> dict[
     return result
 
 
-def _lines_in(ink: NDArray[np.bool_]) -> int:
-    """Lines of text in one vertical strip of the ink map (see `_text_lines`)."""
-    width = ink.shape[1]
-    counts = np.count_nonzero(ink, axis=1)
+def _lines_in(counts: NDArray[np.intp], strokes: NDArray[np.intp], width: int) -> int:
+    """Lines of text in one vertical strip, from its per-row ink pixels and ink edges (see `_text_lines`)."""
     gaps = np.flatnonzero(counts <= GAP_MAX_PIXELS)
     starts, ends = gaps[:-1] + 1, gaps[1:]
     keep = (ends - starts >= LINE_MIN_ROWS) & (ends - starts <= LINE_MAX_ROWS)
     starts, ends = starts[keep], ends[keep]
     if starts.size == 0:
         return 0
-    strokes = np.count_nonzero(ink[:, 1:] != ink[:, :-1], axis=1)
     bounds = np.stack([starts, ends], axis=1).ravel()  # reduce over [start, end) only, every other result
     peak_ink = np.maximum.reduceat(counts, bounds)[::2]
     peak_strokes = np.maximum.reduceat(strokes, bounds)[::2]
     return int(np.count_nonzero((peak_ink >= LINE_MIN_INK * width) & (peak_strokes >= 2 * LINE_MIN_STROKES)))
 
 
-def _text_lines(grey: NDArray[np.int16], hist: NDArray[np.int64]) -> tuple[float, float, float]:
+def _text_lines(grey: NDArray[np.int16], page: int) -> tuple[float, float, float]:
     """Lines of text: bands of rows with ink, between rows without, as tall as a line of text, and crossed
     by strokes (many ink edges along a row, where a lamp or a window is one blob). Returns (lines across the
     whole width, lines in the best of TEXT_STRIPS vertical strips, share of ink pixels).
 
-    The page tone is the grey histogram's peak; ink is anything INK_CONTRAST levels away from it, on the
-    far side (dark text on a light page, light text on a dark one). A screen is never tilted, so its lines
+    `page` is the page tone (the grey histogram's peak); ink is anything INK_CONTRAST levels away from it, on
+    the far side (dark text on a light page, light text on a dark one). A screen is never tilted, so its lines
     are counted across the whole width; a paper page fed in at a slight tilt, or with the binding's shadow
     along one side, still has clean gaps between its lines over part of its width, hence the strips.
     """
-    page = int(hist.argmax())
     ink = grey < page - INK_CONTRAST if page >= 128 else grey > page + INK_CONTRAST
     width = ink.shape[1]
-    whole = _lines_in(ink) if width > 1 else 0
+    if width < 2 * TEXT_STRIPS:
+        return 0.0, 0.0, float(ink.mean())
     step = width // TEXT_STRIPS
-    best = max((_lines_in(ink[:, k * step : (k + 1) * step]) for k in range(TEXT_STRIPS)), default=0) if step > 1 else 0
-    return float(whole), float(max(best, whole)), float(ink.mean())
+    cuts = np.arange(TEXT_STRIPS) * step
+    # Per row and strip, in one pass each: ink pixels, and ink edges (a change between neighbours).
+    counts = np.add.reduceat(ink, cuts, axis=1, dtype=np.intp)
+    changes = np.add.reduceat(ink[:, 1:] != ink[:, :-1], cuts, axis=1, dtype=np.intp)
+    whole = _lines_in(counts.sum(axis=1), changes.sum(axis=1), width)
+    best = max(_lines_in(counts[:, k], changes[:, k], step) for k in range(TEXT_STRIPS))
+    return float(whole), float(max(best, whole)), float(counts.sum()) / ink.size
 
 
 def measure(arr: NDArray[np.uint8]) -> dict[str, float]:
     """Every measure of one RGB image (already at the working size)."""
-    grey = grey_levels(arr)
+    grey, codes = _planes(arr)
     total = float(grey.size)
     hist = np.bincount(grey.ravel(), minlength=256)
     dark = float(hist[:DARK_BAND].sum()) / total
     bright = float(hist[BRIGHT_BAND:].sum()) / total
-    r, g, b = (arr[..., c].astype(np.uint32) for c in range(3))
-    codes = np.asarray((r << 16) | (g << 8) | b, dtype=np.uint32)  # one exact 24-bit colour per pixel
-    lines, page_lines, ink = _text_lines(grey, hist)
+    lines, page_lines, ink = _text_lines(grey, int(hist.argmax()))
     return {
         "bimodal": dark + bright,
         "dark": dark,

@@ -76,8 +76,9 @@ def _framed(canvas: tuple[int, int], inner: tuple[int, int], fill: tuple[int, in
     return out
 
 
-def labelled_set() -> list[Labelled]:
-    """Every image of the set, photos first. Sizes, orientations and JPEG qualities vary within each family."""
+def labelled_set(base: int = 0) -> list[Labelled]:
+    """Every image of the set, photos first. Sizes, orientations and JPEG qualities vary within each family.
+    `base` shifts every seed: the same families and encodings with other content (a held-out set)."""
     items: list[Labelled] = []
 
     def add(name: str, family: str, make: Maker) -> None:
@@ -90,7 +91,7 @@ def labelled_set() -> list[Labelled]:
             size = sizes[(k + v) % len(sizes)]
             quality = qualities[(k * 2 + v) % len(qualities)]
             shrink = 0.6 if v == 3 else 1.0
-            add(f"photo_{kind}_{v}.jpg", f"photo:{kind}", _photo(kind, size, 100 * k + v, quality, shrink))
+            add(f"photo_{kind}_{v}.jpg", f"photo:{kind}", _photo(kind, size, base + 100 * k + v, quality, shrink))
     # Video stills with black bars and photos padded to a square canvas: still photographs.
     framings = [
         ((1280, 720), (960, 720), (0, 0, 0)),
@@ -98,44 +99,50 @@ def labelled_set() -> list[Labelled]:
         ((1080, 1080), (720, 1080), (0, 0, 0)),
     ]
     for v, (canvas, inner, fill) in enumerate(framings):
-        add(f"photo_framed_{v}.jpg", "photo:framed", _made(partial(_framed, canvas, inner, fill, 300 + v), "JPEG", 85))
+        add(
+            f"photo_framed_{v}.jpg",
+            "photo:framed",
+            _made(partial(_framed, canvas, inner, fill, base + 300 + v), "JPEG", 85),
+        )
     # Phones capture at 1080 wide; posts carry them as PNG, as site-recompressed JPEG, or shrunk and cropped.
     encodings = [("PNG", (1080, 2220), 0), ("JPEG", (720, 1480), 85), ("JPEG", (1080, 1400), 70)]
     for t, theme in enumerate(CHAT_THEMES):
         for v, (fmt, (w, h), quality) in enumerate(encodings):
             ext = "png" if fmt == "PNG" else "jpg"
-            make = partial(captures.chat_capture, w, h, theme, 500 + 10 * t + v)
+            make = partial(captures.chat_capture, w, h, theme, base + 500 + 10 * t + v)
             add(f"chat_{theme}_{v}.{ext}", f"chat:{theme}", _made(make, fmt, quality))
     for v, theme in enumerate(("kakao_light", "line")):
-        make = partial(captures.chat_capture, 1080, 2220, theme, 560 + v, wallpaper=True)
+        make = partial(captures.chat_capture, 1080, 2220, theme, base + 560 + v, wallpaper=True)
         add(f"chat_wallpaper_{v}.jpg", f"chat:{theme}_wallpaper", _made(make, "JPEG", 85))
     for v, theme in enumerate(("kakao_light", "sms_dark")):  # shrunk by the poster, then recompressed
-        make = partial(captures.chat_capture, 1080, 2220, theme, 570 + v)
+        make = partial(captures.chat_capture, 1080, 2220, theme, base + 570 + v)
         add(f"chat_small_{v}.jpg", f"chat:{theme}", _made(make, "JPEG", 75, resize=(432, 888)))
     for v in range(4):
-        make = partial(captures.board_capture, 860, 1500 + 200 * v, 600 + v, with_photo=v % 2 == 0, comments=v != 1)
+        make = partial(
+            captures.board_capture, 860, 1500 + 200 * v, base + 600 + v, with_photo=v % 2 == 0, comments=v != 1
+        )
         add(f"board_{v}.{'png' if v % 2 else 'jpg'}", "board", _made(make, "PNG" if v % 2 else "JPEG", 82))
     for v in range(4):
-        make = partial(captures.tweet_capture, 1080, 1300 + 300 * v, 700 + v, dim=v == 2)
+        make = partial(captures.tweet_capture, 1080, 1300 + 300 * v, base + 700 + v, dim=v == 2)
         add(f"tweet_{v}.{'jpg' if v % 2 else 'png'}", "tweet_dark", _made(make, "JPEG" if v % 2 else "PNG", 80))
     for v in range(3):  # one post opened full screen: mostly its photo, the app's chrome and text around it
-        make = partial(captures.tweet_photo_capture, 1080 if v != 1 else 720, 720 + v, dim=v == 2)
+        make = partial(captures.tweet_photo_capture, 1080 if v != 1 else 720, base + 720 + v, dim=v == 2)
         add(f"tweet_photo_{v}.{'png' if v == 0 else 'jpg'}", "tweet_dark", _made(make, "PNG" if v == 0 else "JPEG", 82))
     for v, (tilt, shadow) in enumerate([(0.0, False), (0.8, False), (-1.5, True), (0.0, True)]):
-        make = partial(captures.text_scan, 1240, 1754, 800 + v, tilt=tilt, shadow=shadow)
+        make = partial(captures.text_scan, 1240, 1754, base + 800 + v, tilt=tilt, shadow=shadow)
         add(f"scan_{v}.jpg", "scan", _made(make, "JPEG", 75 + 5 * v))
     for v, colour in enumerate([(0, 0, 0), (20, 60, 30), (90, 40, 20)]):
-        make = partial(captures.silhouette, 1000, 800, 900 + v, colour=colour)
+        make = partial(captures.silhouette, 1000, 800, base + 900 + v, colour=colour)
         add(f"silhouette_{v}.{'jpg' if v == 1 else 'png'}", "silhouette", _made(make, "JPEG" if v == 1 else "PNG", 85))
     for v in range(3):
-        add(f"clipart_{v}.png", "clipart", _made(partial(captures.clipart, 900, 900, 950 + v), "PNG"))
+        add(f"clipart_{v}.png", "clipart", _made(partial(captures.clipart, 900, 900, base + 950 + v), "PNG"))
     for v in range(3):
-        make = partial(captures.cartoon_meme, 800, 700 + 100 * v, 980 + v)
+        make = partial(captures.cartoon_meme, 800, 700 + 100 * v, base + 980 + v)
         add(f"meme_{v}.{'jpg' if v else 'png'}", "meme", _made(make, "JPEG" if v else "PNG", 80))
     for v, size in enumerate([(160, 120), (200, 200), (240, 135)]):
-        add(f"thumb_{v}.jpg", "tiny", _photo(photo_scenes.PHOTO_KINDS[v], size, 990 + v, 80))
+        add(f"thumb_{v}.jpg", "tiny", _photo(photo_scenes.PHOTO_KINDS[v], size, base + 990 + v, 80))
     for v, (w, h) in enumerate([(240, 240), (480, 360)]):
-        add(f"gif_{v}.gif", "gif", _made(partial(captures.palette_gif_frames, w, h, 995 + v), "GIF"))
+        add(f"gif_{v}.gif", "gif", _made(partial(captures.palette_gif_frames, w, h, base + 995 + v), "GIF"))
     return items
 
 
@@ -147,16 +154,16 @@ def _version() -> str:
     return digest.hexdigest()[:12]
 
 
-def cache_dir() -> Path:
-    return Path(tempfile.gettempdir()) / f"wagglebot-image-set-{_version()}"
+def cache_dir(base: int = 0) -> Path:
+    return Path(tempfile.gettempdir()) / f"wagglebot-image-set-{_version()}-{base}"
 
 
-def materialise(folder: Path | None = None) -> list[tuple[Path, Labelled]]:
+def materialise(folder: Path | None = None, base: int = 0) -> list[tuple[Path, Labelled]]:
     """Write every image of the set (once; later calls reuse the files) and return where each one is."""
-    target = folder or cache_dir()
+    target = folder or cache_dir(base)
     target.mkdir(parents=True, exist_ok=True)
     out = []
-    for item in labelled_set():
+    for item in labelled_set(base):
         path = target / item.name
         if not path.exists():
             # Written under a temporary name and renamed, so a concurrent reader never sees half a file.
