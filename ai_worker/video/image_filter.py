@@ -58,12 +58,13 @@ DIAGRAM_MAX_ASPECT = 1.2
 MIN_MEASURABLE_SIDE = 32
 """Below this the text, colour and edge measures mean nothing (an 8x8 icon): those criteria earn 0."""
 
-# Drawn (screen or graphic), from the flat-block measures at the working size. In the labelled set, photos
-# with large exact-flat regions (a clipped white background, black bars, a crushed night sky) have at most
-# 0.15 of their detail touching those colours and no line of text; captures and drawings have at least 0.2,
-# and 0.35 once a third of them is flat. A capture shrunk and recompressed by the poster loses exact pixels
-# near its text, and one that is mostly a photo (a post opened full screen) has little detail outside the
-# photo, but both keep a flat background with lines of text on it.
+# Drawn (screen or graphic), from the flat-block measures at the working size (labelled set, both seeds).
+# Photos with large exact-flat regions (black bars, a crushed night sky, a product on clipped white) have
+# one flat colour and no line of text on it; only a product's outline touches it (up to 0.36 of its detail).
+# Captures have a second flat colour (bubbles, bars) or lines of text, and at least 0.2 of their detail on
+# flat colours; drawings have flat fills too (flat_other >= 0.5). A capture shrunk and recompressed by the
+# poster loses exact pixels near its text, and one that is mostly a photo (a post opened full screen) has
+# little detail outside it, but both keep a flat background with lines of text on it.
 SCREEN_MIN_FLAT = 0.15
 SCREEN_MIN_TOUCH = 0.30
 SCREEN_MIN_SECOND = 0.03

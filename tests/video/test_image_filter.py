@@ -150,13 +150,15 @@ SILHOUETTE = {
     "edge_density": 0.03,
 }
 PRODUCT = {
-    "flat_blocks": 0.65,
-    "top_colour": 0.65,
-    "top_colours": 0.65,
+    "flat_blocks": 0.74,
+    "top_colour": 0.74,
+    "top_colours": 0.74,
     "flat_other": 0.0,
-    "ui_touch": 0.1,
-    "palette": 7.0,
+    "ui_touch": 0.36,  # its outline touches the white; nothing else is flat and nothing is written on it
+    "palette": 6.0,
 }
+# The same shot with a second flat colour (a bar, a bubble) is a screen.
+WALLPAPER_CHAT = {"flat_blocks": 0.2, "top_colour": 0.1, "top_colours": 0.2, "flat_other": 0.1, "ui_touch": 0.4}
 
 
 @pytest.mark.parametrize(
@@ -182,6 +184,7 @@ PRODUCT = {
         ((1000, 800), _m(**SILHOUETTE), 0.77, "very_low_color_diversity, low_edge_density", "graphic"),
         # A product shot on clipped white: flat, but its subject is not, and does not touch the white much.
         ((1000, 1000), _m(**PRODUCT), 1.0, "suitable", "photo"),
+        ((1080, 2220), _m(**WALLPAPER_CHAT), 0.9, "wide_aspect_ratio", "graphic"),
     ],
 )
 def test_score_table(
