@@ -71,6 +71,8 @@ SCREEN_MIN_SECOND = 0.03
 SCREEN_MIN_LINES = 2
 GRAPHIC_MIN_FLAT = 0.30
 GRAPHIC_MIN_FLAT_OTHER = 0.30
+FLAT_MIN_CONCENTRATION = 0.5
+"""Share of the flat blocks the few dominant flat colours must hold (drawn images: 0.9 and more)."""
 LAYOUT_MIN_FLAT = 0.25
 LAYOUT_MIN_LINES = 4
 # Text: lines of ink between clean gaps. Three make a drawn image a text capture; a page without flat
@@ -116,6 +118,10 @@ def is_drawn(m: dict[str, float]) -> bool:
     """Made on a screen or in a drawing program: exact flat colours with detail on them, flat fills, or a flat
     background under many lines of text."""
     flat = m["flat_blocks"]
+    if flat <= 0.0 or m["top_colours"] < FLAT_MIN_CONCENTRATION * flat:
+        # A screen or a drawing fills its flat regions with a few colours; a phone's smoothed-out background
+        # (portrait mode, a clear sky) is flat in many slightly different shades.
+        return False
     # A product shot on white also has its outline touching one flat colour; a screen has a second flat colour
     # (bubbles, bars, buttons) or some text on it.
     furnished = m["top_colours"] - m["top_colour"] >= SCREEN_MIN_SECOND or m["text_lines"] >= SCREEN_MIN_LINES

@@ -194,6 +194,34 @@ def _lights(rng: np.random.Generator, img: Array, count: int, radius: float) -> 
     img += glow[..., None] * np.asarray([1.0, 0.8, 0.5], np.float32)
 
 
+def _person(rng: np.random.Generator) -> Callable[[ImageDraw.ImageDraw, int, int], None]:
+    """A head-and-shoulders subject, drawn into an overlay."""
+
+    def person(draw: ImageDraw.ImageDraw, ww: int, hh: int) -> None:
+        cx = int(ww * rng.uniform(0.35, 0.65))
+        coat = tuple(int(v) for v in rng.integers(20, 180, 3))
+        draw.ellipse([cx - ww * 0.35, hh * 0.55, cx + ww * 0.35, hh * 1.3], fill=(*coat, 255))
+        skin = (int(rng.integers(190, 235)), int(rng.integers(150, 190)), int(rng.integers(120, 160)), 255)
+        draw.ellipse([cx - ww * 0.16, hh * 0.2, cx + ww * 0.16, hh * 0.62], fill=skin)
+        hair = tuple(int(v) for v in rng.integers(10, 60, 3))
+        draw.chord([cx - ww * 0.18, hh * 0.16, cx + ww * 0.18, hh * 0.5], 180, 360, fill=(*hair, 255))
+
+    return person
+
+
+def _bokeh(rng: np.random.Generator, w: int, h: int, seed: int) -> Array:
+    """A phone's portrait mode: a scene blurred to smooth colour fields behind a sharp, textured subject."""
+    behind = ("street", "landscape", "indoor", "night")[int(rng.integers(0, 4))]
+    img = gaussian(scene(behind, w, h, seed + 1), max(w, h) / 30)
+    layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    _person(rng)(ImageDraw.Draw(layer), w, h)
+    drawn = np.asarray(layer, np.float32) / 255.0
+    alpha = drawn[..., 3:4]
+    texture = 1 + 0.08 * fractal(rng, w, h, octaves=4, base=max(16, w // 10))[..., None]
+    out: Array = (img * (1 - alpha) + drawn[..., :3] * texture * alpha).astype(np.float32)
+    return out
+
+
 def scene(kind: str, width: int, height: int, seed: int) -> Array:
     """The scene in linear light (roughly 0..1, highlights may exceed 1)."""
     rng = np.random.default_rng(seed)
@@ -273,16 +301,7 @@ def scene(kind: str, width: int, height: int, seed: int) -> Array:
             / 255.0
         )
 
-        def person(draw: ImageDraw.ImageDraw, ww: int, hh: int) -> None:
-            cx = int(ww * rng.uniform(0.35, 0.65))
-            coat = tuple(int(v) for v in rng.integers(20, 180, 3))
-            draw.ellipse([cx - ww * 0.35, hh * 0.55, cx + ww * 0.35, hh * 1.3], fill=(*coat, 255))
-            skin = (int(rng.integers(190, 235)), int(rng.integers(150, 190)), int(rng.integers(120, 160)), 255)
-            draw.ellipse([cx - ww * 0.16, hh * 0.2, cx + ww * 0.16, hh * 0.62], fill=skin)
-            hair = tuple(int(v) for v in rng.integers(10, 60, 3))
-            draw.chord([cx - ww * 0.18, hh * 0.16, cx + ww * 0.18, hh * 0.5], 180, 360, fill=(*hair, 255))
-
-        _draw_overlay(img, person)
+        _draw_overlay(img, _person(rng))
         img = img * (1 + 0.06 * fractal(rng, w, h, octaves=5, base=10)[..., None])
         x = np.linspace(-1, 1, w, dtype=np.float32)[None, :, None]
         img = img * (1.1 - 0.25 * (x + 0.6) ** 2 / 2.6)
@@ -323,6 +342,8 @@ def scene(kind: str, width: int, height: int, seed: int) -> Array:
         md.ellipse([cx - w * 0.12, cy - h * 0.38, cx + w * 0.12, cy - h * 0.15], fill=255)
         alpha = np.asarray(mask.filter(ImageFilter.GaussianBlur(1.5)), np.float32)[..., None] / 255.0
         img = img * (1 - alpha) + item * shade[..., None] * alpha
+    elif kind == "bokeh":
+        return _bokeh(rng, w, h, seed)  # no surface texture: the blurred background has none left
     else:
         raise ValueError(kind)
     # Every real surface has fine structure (grain, leaves, fabric): a light multiplicative texture at two scales.
@@ -382,14 +403,15 @@ def photo(kind: str, width: int, height: int, seed: int) -> Image.Image:
         "snow": {"exposure": rng.uniform(1.0, 1.25), "iso_noise": 0.005, "blur": 0.7},
         "sky": {"exposure": rng.uniform(0.85, 1.1), "iso_noise": 0.004, "blur": 0.6},
         "product": {"exposure": 1.0, "iso_noise": 0.004, "blur": 0.6},
+        "bokeh": {"exposure": rng.uniform(0.9, 1.2), "iso_noise": 0.004, "blur": 0.6, "denoise": 3.0},
     }
     params = settings.get(
         kind, {"exposure": rng.uniform(0.8, 1.2), "iso_noise": rng.uniform(0.005, 0.02), "blur": rng.uniform(0.5, 1.2)}
     )
     params["vignette"] = rng.uniform(0.05, 0.35)
     if rng.random() < 0.5:  # half the phones smooth noise away
-        params["denoise"] = rng.uniform(1.0, 3.0)
+        params.setdefault("denoise", rng.uniform(1.0, 3.0))
     return camera(scene(kind, width, height, seed), seed, **params)
 
 
-PHOTO_KINDS = ("landscape", "sky", "snow", "night", "street", "indoor", "portrait", "food", "product")
+PHOTO_KINDS = ("landscape", "sky", "snow", "night", "street", "indoor", "portrait", "food", "product", "bokeh")
