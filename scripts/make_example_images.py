@@ -1,6 +1,11 @@
-"""Regenerate the small images bundled with the example posts (deterministic; run from the repo root).
+"""Regenerate the small images and narration stand-ins bundled with the example posts (deterministic).
 
-    .venv/bin/python scripts/make_example_images.py
+Run from the repo root (as a module, so the test generators in tests/fakes are importable):
+
+    .venv/bin/python -m scripts.make_example_images
+
+The square photo and the dark KakaoTalk capture come from the same generators as the image filter's labelled
+set (tests/fakes), so the examples show the cases the filter is tested on.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from tests.fakes.captures import chat_capture
+from tests.fakes.photo_scenes import photo
 
 OUT = Path("examples/posts/images")
 
@@ -123,6 +131,12 @@ def main() -> None:
     flat_meme(480).save(OUT / "flat_meme.png")
     wide_banner(1500, 300).save(OUT / "event_banner.jpg", quality=85)
     narration_stand_in(OUT.parent / "tts" / "scene2_line0.wav", 2.6)
+    # birthday_cake.json: a square photo, a dark-theme chat capture, and a scene of three narrated lines
+    # (7.2 s of audio in all, at 8 kHz to keep the files small).
+    photo("food", 800, 800, 21).save(OUT / "birthday_cake.jpg", quality=85)
+    chat_capture(720, 1480, "kakao_dark", 41).save(OUT / "kakao_dark_chat.png")
+    for line, seconds in enumerate((2.5, 2.3, 2.4)):
+        narration_stand_in(OUT.parent / "tts" / f"cake_scene3_line{line}.wav", seconds, rate=8000)
 
 
 if __name__ == "__main__":

@@ -1,38 +1,93 @@
-"""`wagglebot-video score IMAGE...`: score images for image-to-video, for tuning the filter's thresholds."""
+"""`wagglebot-video score IMAGE...`: what the stage would do with each image, and the rule that decided.
+
+Exit status 0 when every image could be read, 2 when one or more could not (missing, not an image,
+truncated, corrupt, refused as a decompression bomb); each of those gets one error line naming it.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from ai_worker.cli.console import make_console, settings_error_line, setup_logging
 from ai_worker.video.image_filter import ImageSuitability, evaluate_image
+from ai_worker.video.image_selection import I2V_CATEGORIES, MAX_I2V_ASPECT, decide
 from config.settings import load_settings
 
+EXIT_UNREADABLE = 2
 
-def score_table(rows: list[tuple[Path, ImageSuitability]], *, threshold: float, show_metrics: bool = False) -> Table:
-    """One row per image: file, score, category, size, reasons (and the raw measures when asked)."""
-    table = Table(title=f"image-to-video suitability (threshold {threshold:.2f})")
-    table.add_column("file")
+
+@dataclass(frozen=True)
+class Verdict:
+    """One image: the stage's mode for it and the one rule that decided it."""
+
+    path: Path
+    result: ImageSuitability
+    mode: str
+    rule: str
+
+    @property
+    def unreadable(self) -> bool:
+        return self.result.category == "unknown"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "mode": self.mode,
+            "rule": self.rule,
+            "score": self.result.score,
+            "category": self.result.category,
+            "width": self.result.width,
+            "height": self.result.height,
+            "reasons": self.result.reasons,
+            "metrics": self.result.metrics,
+        }
+
+
+def verdict(path: Path, result: ImageSuitability, threshold: float) -> Verdict:
+    """The stage's decision (image_selection.decide) and the first rule that sends the image to text-to-video:
+    unreadable, then category, then aspect ratio, then score."""
+    mode = decide(result, threshold).mode
+    if result.category == "unknown":
+        rule = f"unreadable: {result.reason}"
+    elif result.category not in I2V_CATEGORIES:
+        rule = f"category {result.category}"
+    elif result.aspect_ratio > MAX_I2V_ASPECT:
+        rule = f"aspect ratio {result.aspect_ratio:.2f} > {MAX_I2V_ASPECT:.1f}"
+    elif result.score < threshold:
+        rule = f"score {result.score:.2f} < {threshold:.2f}"
+    else:
+        rule = f"{result.category}, score {result.score:.2f}"
+    return Verdict(path=path, result=result, mode=mode, rule=rule)
+
+
+def score_table(verdicts: list[Verdict], *, threshold: float, show_metrics: bool = False) -> Table:
+    """One row per image: file, decision and rule, score, category, size, reasons (and the raw measures)."""
+    table = Table(title=f"image-to-video decision (threshold {threshold:.2f}; only photos go to i2v)")
+    table.add_column("file", overflow="fold")  # a file name is never cut short
+    table.add_column("decision", overflow="fold")
     table.add_column("score", justify="right")
     table.add_column("category")
     table.add_column("size", justify="right")
-    table.add_column("reasons")
+    table.add_column("reasons", overflow="fold")
     if show_metrics:
         table.add_column("measures (at 512 px)")
-    for path, result in rows:
-        mark = "green" if result.score >= threshold and result.category == "photo" else "yellow"
-        cells: list[str | Text] = [
-            Text(str(path)),
-            f"[{mark}]{result.score:.2f}[/{mark}]",
+    for item in verdicts:
+        result = item.result
+        colour = "green" if item.mode == "i2v" else ("red" if item.unreadable else "yellow")
+        cells = [
+            escape(str(item.path)),
+            f"[{colour}]{item.mode}: {escape(item.rule)}[/{colour}]",
+            f"{result.score:.2f}",
             result.category,
             f"{result.width}x{result.height}",
-            Text(result.reason),
+            escape(result.reason),
         ]
         if show_metrics:
             cells.append(" ".join(f"{key}={value:.3g}" for key, value in result.metrics.items()))
@@ -41,17 +96,30 @@ def score_table(rows: list[tuple[Path, ImageSuitability]], *, threshold: float, 
 
 
 def score(
-    images: Annotated[list[Path], typer.Argument(help="Image files to score.")],
+    images: Annotated[list[Path], typer.Argument(help="Image files to score.", show_default=False)],
     metrics: Annotated[bool, typer.Option("--metrics", help="Also show the raw measures.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
-    """Print score, category, size and reasons for each image. Bad images score 0 with a reason (exit code 0)."""
+    """Print, per image, i2v or t2v and the rule that decided, with score, category, size and reasons."""
     console = make_console()
-    setup_logging(make_console(stderr=True), verbose=verbose)
+    errors = make_console(stderr=True)
+    setup_logging(errors, verbose=verbose)
     try:
         settings = load_settings()
     except ValueError as exc:
-        make_console(stderr=True).print(f"[red]error:[/] {escape(settings_error_line(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from exc
-    rows = [(path, evaluate_image(path, max_pixels=settings.image_max_pixels)) for path in images]
-    console.print(score_table(rows, threshold=settings.video_i2v_threshold, show_metrics=metrics))
+        errors.print(f"[red]error:[/] {escape(settings_error_line(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_UNREADABLE) from exc
+    threshold = settings.video_i2v_threshold
+    verdicts = [verdict(p, evaluate_image(p, max_pixels=settings.image_max_pixels), threshold) for p in images]
+    if as_json:
+        payload = {"threshold": threshold, "images": [item.as_json() for item in verdicts]}
+        # Plain stdout: rich would wrap long lines and break the JSON.
+        typer.echo(json.dumps(payload, ensure_ascii=False))
+    else:
+        console.print(score_table(verdicts, threshold=threshold, show_metrics=metrics))
+    unreadable = [item for item in verdicts if item.unreadable]
+    for item in unreadable:
+        errors.print(f"[red]error:[/] {escape(str(item.path))}: {escape(item.result.reason)}", soft_wrap=True)
+    if unreadable:
+        raise typer.Exit(EXIT_UNREADABLE)
