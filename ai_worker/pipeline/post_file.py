@@ -65,7 +65,7 @@ def _parse_line(path: Path, raw: object, scene: int, index: int) -> TextLine:
                 raise PostFileError(path, "'audio' must be a path string", scene=scene, field=name)
             # Relative to the post file, like local images; resolved here so the path means the same file
             # wherever the stage runs from (the manifest then stores it relative to the output folder).
-            line["audio"] = str(path.parent / audio)
+            line["audio"] = str(path.parent.resolve() / audio)
         return line
     raise PostFileError(path, f"must be a string or {{'text', 'audio'}}, got {raw!r}", scene=scene, field=name)
 

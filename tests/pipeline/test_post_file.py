@@ -44,6 +44,19 @@ def test_examples_cover_every_scene_type() -> None:
     assert types == {"text_only", "img_text", "img_only", "intro", "outro"}
 
 
+def test_audio_paths_are_absolute_even_from_a_relative_post_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line's audio is relative to the post file; resolved at load, it names the same file from any folder
+    (a relative post path joined twice once gave posts/posts/a.wav)."""
+    (tmp_path / "posts").mkdir()
+    _write(tmp_path / "posts", _post())
+    monkeypatch.chdir(tmp_path)
+    post, _ = load_post(Path("posts") / "post.json")
+    line = post.scenes[0].text_lines[1]
+    assert isinstance(line, dict) and line["audio"] == str(tmp_path / "posts" / "a.wav")
+
+
 def test_lines_keep_both_forms(tmp_path: Path) -> None:
     post, _ = load_post(_write(tmp_path, _post()))
     assert post.scenes[0].text_lines == ["첫 줄", {"text": "둘째 줄", "audio": str(tmp_path / "a.wav")}]
