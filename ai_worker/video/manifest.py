@@ -237,17 +237,11 @@ def write_json_atomic(path: Path, data: str) -> None:
 
 
 def summarize(manifest: Manifest, *, run_started_at: float | None, run_finished_at: float | None) -> ManifestSummary:
-    """The report's counts. A done scene counts as reused when none of its successful attempts started
-    during this run (it was made by an earlier one); without a run start every done scene counts as made."""
-    made = reused = 0
-    for scene in manifest.scenes:
-        if scene.status != "done":
-            continue
-        ok = [a.started_at for a in scene.attempts if a.ok]
-        if run_started_at is not None and (not ok or max(ok) < run_started_at):
-            reused += 1
-        else:
-            made += 1
+    """The report's counts; a done scene is "reused" when the last run kept a clip an earlier run made (the
+    orchestration marks it so), else "made"."""
+    done = [scene for scene in manifest.scenes if scene.status == "done"]
+    reused = sum(1 for scene in done if scene.reused)
+    made = len(done) - reused
     seconds = None
     if run_started_at is not None and run_finished_at is not None:
         seconds = round(max(0.0, run_finished_at - run_started_at), 3)

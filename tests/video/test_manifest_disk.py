@@ -101,7 +101,8 @@ def test_summary_counts_made_reused_failed_merged_skipped(tmp_path: Path) -> Non
 
     manifest = Manifest(post_id="p", scenes=[
         SceneRecord(index=0, fingerprint="a", type="intro", status="done", attempts=[attempt(100.0)]),
-        SceneRecord(index=1, fingerprint="b", type="intro", status="done", attempts=[attempt(50.0)]),
+        # Kept from an earlier run: the orchestration marked it reused.
+        SceneRecord(index=1, fingerprint="b", type="intro", status="done", attempts=[attempt(50.0)], reused=True),
         SceneRecord(index=2, fingerprint="c", type="intro", status="failed", attempts=[attempt(101, ok=False)],
                     merged_into=1),
         SceneRecord(index=3, fingerprint="d", type="intro", status="skipped"),
