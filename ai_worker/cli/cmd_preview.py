@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ai_worker.cli.console import make_console, setup_logging
+from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
 from ai_worker.errors import InputError, WaggleVideoError
 from ai_worker.video.preview import PreviewResult, build_preview
 from ai_worker.video.report import record_run_summary, write_report
 from ai_worker.video.styles import load_video_styles
-from config.settings import Settings, load_settings
+from config.settings import Settings
 
 EXIT_BAD_INPUT = 2
 
@@ -64,11 +64,7 @@ def preview(
 ) -> None:
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
-    try:
-        settings = load_settings()
-    except ValueError as exc:
-        console.print(f"[red]error:[/] settings: {escape(' '.join(str(exc).split()))}", soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    settings = settings_or_exit(console)
     started = time.monotonic()
     try:
         asyncio.run(_preview_and_report(folder, settings, console, preview=True))

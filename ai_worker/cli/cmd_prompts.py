@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ai_worker.cli.console import make_console, settings_error_line, setup_logging
+from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
 from ai_worker.errors import ConfigError, InputError, WaggleVideoError
 from ai_worker.pipeline.content_processor import phase_6_prompts
 from ai_worker.pipeline.paths import post_dir
@@ -22,7 +22,7 @@ from ai_worker.pipeline.video_modes import assign_video_modes
 from ai_worker.video.manifest import MANIFEST_NAME, ManifestStore
 from ai_worker.video.prompt_engine import NEGATIVE_PROMPT, VideoPromptEngine
 from ai_worker.video.styles import load_video_styles
-from config.settings import Settings, load_settings
+from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +87,7 @@ def prompts(
     console = make_console()
     errors = make_console(stderr=True)
     setup_logging(errors, verbose=verbose)
-    try:
-        settings = load_settings()
-    except ValueError as exc:
-        errors.print(f"[red]error:[/] {escape(settings_error_line(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    settings = settings_or_exit(errors)
     try:
         loaded, skipped = asyncio.run(build_prompts(post, out or settings.output_dir, settings, refresh=refresh))
     except InputError as exc:

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ai_worker.cli.cmd_preview import finish_run
-from ai_worker.cli.console import make_console, settings_error_line, setup_logging
+from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
 from ai_worker.cli.preflight import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
@@ -41,7 +41,7 @@ from ai_worker.video.events import (
 )
 from ai_worker.video.events import Progress as JobProgress
 from ai_worker.video.report import write_index
-from config.settings import Settings, load_settings
+from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -202,12 +202,9 @@ def run(
     run_started_at = time.time()
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
-    try:
-        # The command runs the video stage on purpose, so it is enabled whatever VIDEO_GEN_ENABLED says.
-        overrides: dict[str, Any] = {"video_backend": backend.value} if backend is not None else {}
-        settings = load_settings(video_gen_enabled=True, **overrides)
-    except ValueError as exc:
-        raise _fail(console, settings_error_line(exc), EXIT_BAD_INPUT) from exc
+    # The command runs the video stage on purpose, so it is enabled whatever VIDEO_GEN_ENABLED says.
+    overrides: dict[str, Any] = {"video_backend": backend.value} if backend is not None else {}
+    settings = settings_or_exit(console, video_gen_enabled=True, **overrides)
     out = out if out is not None else settings.output_dir
     files, arg_errors = expand_post_paths(posts)
     for error in arg_errors:

@@ -15,10 +15,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ai_worker.cli.console import make_console, settings_error_line, setup_logging
+from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
 from ai_worker.video.image_filter import ImageSuitability, evaluate_image
 from ai_worker.video.image_selection import I2V_CATEGORIES, MAX_I2V_ASPECT, decide
-from config.settings import load_settings
 
 EXIT_UNREADABLE = 2
 
@@ -105,11 +104,7 @@ def score(
     console = make_console()
     errors = make_console(stderr=True)
     setup_logging(errors, verbose=verbose)
-    try:
-        settings = load_settings()
-    except ValueError as exc:
-        errors.print(f"[red]error:[/] {escape(settings_error_line(exc))}", soft_wrap=True)
-        raise typer.Exit(EXIT_UNREADABLE) from exc
+    settings = settings_or_exit(errors)
     threshold = settings.video_i2v_threshold
     verdicts = [verdict(p, evaluate_image(p, max_pixels=settings.image_max_pixels), threshold) for p in images]
     if as_json:

@@ -7,10 +7,17 @@ passed through `rich.markup.escape` or printed as `rich.text.Text`; ``[brackets3
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
+
+from config.settings import Settings, load_settings
+
+EXIT_BAD_SETTINGS = 2
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -40,3 +47,12 @@ def settings_error_line(exc: ValueError) -> str:
             problems.append(f"{name}: {error['msg']}{given}" if name else error["msg"])
         return "settings: " + "; ".join(problems)
     return "settings: " + " ".join(str(exc).split())
+
+
+def settings_or_exit(console: Console, **overrides: Any) -> Settings:
+    """The settings, or one line naming each bad setting on `console` and exit 2 (bad input)."""
+    try:
+        return load_settings(**overrides)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {escape(settings_error_line(exc))}", soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_SETTINGS) from exc
