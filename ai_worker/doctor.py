@@ -3,11 +3,18 @@
 It checks, each as a typed `Check` carrying the fix for a failure:
 
 * FFmpeg: found, and its H.264 encoders (libx264 is needed; h264_nvenc is used when present and working);
-* every workflow the stage runs: loadable (the user's folder first, then the bundled files);
-* every ComfyUI server in COMFYUI_URL: reachable (``GET /system_stats``), its version and free VRAM, every
-  node class the workflows use and every model file they name present (``GET /object_info``: a model input
-  is a combo whose first element lists the files the server has);
-* Ollama: reachable, and OLLAMA_MODEL pulled.
+* every workflow of the configured set (COMFYUI_WORKFLOW_SET) the stage runs: loadable (the user's folder
+  first, then the set's files);
+* every ComfyUI server in COMFYUI_URL: reachable (``GET /system_stats``), its ComfyUI version against the
+  set's minimum, free VRAM, each node pack of the set present, every node class the workflows use and every
+  model file they name present (``GET /object_info``: a model input is a combo whose first element lists the
+  files the server has) and plausibly real: ComfyUI 0.8.0 reports file sizes only through its experimental
+  ``GET /experiment/models/{folder}`` (``[{name, pathIndex, modified, created, size}]``); a file far smaller
+  than the real one (a placeholder, an LFS pointer) fails. A server without that route gets a warning; the
+  only proof then is ``doctor --smoke``, which runs one tiny job of the set;
+* the shared output folder (COMFYUI_SHARED_OUTPUT_DIR), when set: an existing folder;
+* Ollama: reachable, and OLLAMA_MODEL pulled. Only warnings: without it prompts fall back to the
+  deterministic per-mood templates.
 
 The /object_info and /system_stats judgements are pure functions (`check_object_info`, `check_system_stats`)
 tested against captures of a real server; `run_doctor` only gathers their inputs.
@@ -23,21 +30,26 @@ import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ai_worker.errors import FFmpegError, WaggleVideoError, WorkflowError
 from ai_worker.video.ffmpeg_runner import ffmpeg_output, resolve_ffmpeg
 from ai_worker.video.generator import ModelVariant
+from ai_worker.video.workflow_sets import WorkflowSet, all_sets, parse_version
 from ai_worker.video.workflows import (
     LADDER_WORKFLOWS,
     UPSCALE_WORKFLOW,
     Workflow,
     apply_params,
+    configured_set,
     load_workflow,
     model_params,
     params_for,
 )
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from ai_worker.video.comfy_client import ComfyUIClient
 
 logger = logging.getLogger(__name__)
 
@@ -56,12 +68,10 @@ WORKFLOW_MODELS: dict[str, ModelVariant] = {
 OPTIONAL_WORKFLOWS: frozenset[str] = frozenset({UPSCALE_WORKFLOW})
 """Workflows the stage does not run by default: their problems are warnings."""
 
-CUSTOM_NODE_PACKS: dict[str, str] = {
-    "LTXVGemmaCLIPModelLoader": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
-    "LTXVGemmaEnhancePrompt": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
-    "LTXVSpatioTemporalTiledVAEDecode": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
-}
-"""Node classes from custom node packs (everything else used here is core ComfyUI)."""
+def custom_node_packs() -> dict[str, str]:
+    """Node classes from custom node packs (everything else used here is core ComfyUI) -> the pack to install."""
+    return {node: f"{pack.source.name} ({pack.source.repo}) at commit {pack.source.commit[:8]}"
+            for wset in all_sets().values() for pack in wset.node_packs for node in pack.nodes}
 
 MODEL_FOLDERS: dict[str, str] = {
     "ckpt_name": "checkpoints",
@@ -183,7 +193,7 @@ def doctor_workflows(settings: Settings) -> tuple[list[Workflow], list[Check]]:
     for name in (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW):
         optional = name in OPTIONAL_WORKFLOWS
         try:
-            workflow = load_workflow(name, settings.comfyui_workflow_dir)
+            workflow = load_workflow(name, settings.comfyui_workflow_dir, settings.comfyui_workflow_set)
             workflow = apply_params(workflow, params_for(workflow, model_params(WORKFLOW_MODELS[name], settings)))
         except WorkflowError as exc:
             checks.append(
@@ -228,15 +238,10 @@ def _input_spec(object_info: Mapping[str, Any], class_type: str, input_name: str
 
 
 def _node_fix(missing: Iterable[str]) -> str:
-    packs = sorted({CUSTOM_NODE_PACKS[name] for name in missing if name in CUSTOM_NODE_PACKS})
-    vhs = any(name.startswith("VHS_") for name in missing)
-    core = [name for name in missing if name not in CUSTOM_NODE_PACKS and not name.startswith("VHS_")]
+    known = custom_node_packs()
+    packs = sorted({known[name] for name in missing if name in known})
+    core = [name for name in missing if name not in known]
     steps = [f"install {pack} into ComfyUI/custom_nodes" for pack in packs]
-    if vhs:
-        steps.append(
-            "install ComfyUI-VideoHelperSuite (https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite) "
-            "into ComfyUI/custom_nodes"
-        )
     if core:
         steps.append(f"update ComfyUI: {', '.join(sorted(core))} are core nodes of newer versions")
     return "; ".join(steps) + "; then restart ComfyUI"
@@ -344,6 +349,115 @@ def check_system_stats(stats: Mapping[str, Any], *, server: str = "ComfyUI") -> 
     return checks
 
 
+def check_version(stats: Mapping[str, Any], wset: WorkflowSet, *, server: str = "ComfyUI") -> Check:
+    """The server's ComfyUI version against the workflow set's minimum."""
+    system = stats.get("system") or {}
+    text = str(system.get("comfyui_version") or "")
+    version = parse_version(text)
+    minimum = ".".join(str(part) for part in wset.comfyui_min_version)
+    name = f"{server}: ComfyUI version"
+    fix = (f"update ComfyUI to {minimum} or newer (the proved commit is in Dockerfile.comfyui's COMFYUI_REF), "
+           "or pick another COMFYUI_WORKFLOW_SET")
+    if version is None:
+        return Check(name, False, f"the server does not say which version it is ({text!r}); the "
+                     f"{wset.name!r} set needs {minimum} or newer", fix=fix, optional=True)
+    ok = version >= wset.comfyui_min_version
+    verdict = "meets" if ok else "is older than"
+    return Check(name, ok, f"ComfyUI {text} {verdict} the {wset.name!r} set's minimum {minimum}", fix=fix)
+
+
+def check_node_packs(object_info: Mapping[str, Any], wset: WorkflowSet, *, server: str = "ComfyUI") -> list[Check]:
+    """Each node pack of the set: all its node classes the set uses are on the server.
+
+    The API does not say which commit of a pack is installed; ``doctor --smoke`` is what proves a pairing.
+    """
+    checks: list[Check] = []
+    for pack in wset.node_packs:
+        source = pack.source
+        missing = sorted(node for node in pack.nodes if node not in object_info)
+        detail = (f"{source.name} present ({', '.join(sorted(pack.nodes))}); the tested commit is "
+                  f"{source.commit[:8]}, which the API cannot confirm") if not missing else (
+                  f"{source.name} is not installed: no {', '.join(missing)}")
+        checks.append(Check(f"{server}: node pack {source.name}", not missing, detail,
+                            fix=f"git clone {source.repo} ComfyUI/custom_nodes/{source.name} && "
+                                f"git -C ComfyUI/custom_nodes/{source.name} checkout {source.commit[:8]}; "
+                                "restart ComfyUI"))
+    return checks
+
+
+@dataclass(frozen=True)
+class ExpectedFile:
+    """A model file the configured set needs, by the name settings give it."""
+
+    folder: str
+    name: str
+    min_bytes: int
+    optional: bool
+
+
+def expected_files(settings: Settings) -> list[ExpectedFile]:
+    """The configured set's model files, named as settings name them (an unset text encoder: the set's own)."""
+    wset = configured_set(settings)
+    found: list[ExpectedFile] = []
+    for model in wset.models:
+        configured = getattr(settings, model.setting) or model.default
+        found.append(ExpectedFile(model.folder, str(configured), model.min_bytes, model.optional))
+    return found
+
+
+def check_model_sizes(
+    listings: Mapping[str, list[Any] | None], expected: Sequence[ExpectedFile], *, server: str = "ComfyUI"
+) -> list[Check]:
+    """Each expected file, as ``GET /experiment/models/{folder}`` lists it: big enough to be the real file.
+
+    A folder whose listing is None (the route is missing) gives one warning; a file not listed is left to the
+    /object_info check, which names it.
+    """
+    checks: list[Check] = []
+    for folder in sorted({file.folder for file in expected if listings.get(file.folder) is None}):
+        checks.append(Check(f"{server}: model sizes in {folder}", False,
+                            "the server does not list file sizes (no GET /experiment/models); sizes unchecked",
+                            fix="run `wagglebot-video doctor --smoke` to prove the files load", optional=True))
+    for file in expected:
+        listing = listings.get(file.folder)
+        if listing is None:
+            continue
+        sizes = {str(entry.get("name", "")).replace("\\", "/"): entry.get("size")
+                 for entry in listing if isinstance(entry, dict)}
+        size = sizes.get(file.name)
+        if not isinstance(size, int):
+            continue
+        ok = size >= file.min_bytes
+        detail = (f"{size / 1024**2:,.1f} MiB" if ok else
+                  f"only {size:,} bytes: far too small to be the real file (a placeholder or an LFS pointer?)")
+        checks.append(Check(f"{server}: model size {file.name}", ok, detail, optional=file.optional,
+                            fix=f"download the real {file.name} into ComfyUI/models/{file.folder}/ (docs/models.md)"))
+    return checks
+
+
+def check_shared_output(settings: Settings) -> list[Check]:
+    """COMFYUI_SHARED_OUTPUT_DIR, when set, must be a folder this machine can read."""
+    folder = settings.comfyui_shared_output_dir
+    if folder is None:
+        return []
+    ok = folder.is_dir()
+    detail = f"{folder} is {'a folder' if ok else 'not an existing folder'}"
+    return [Check("shared output folder", ok, detail,
+                  fix="mount ComfyUI's output folder there, or unset COMFYUI_SHARED_OUTPUT_DIR (clips then come "
+                      "over /view)")]
+
+
+async def _model_listings(client: ComfyUIClient, folders: Iterable[str]) -> dict[str, list[Any] | None]:
+    listings: dict[str, list[Any] | None] = {}
+    for folder in sorted(set(folders)):
+        try:
+            listings[folder] = await client.model_listing(folder)
+        except WaggleVideoError as exc:
+            logger.warning("no model listing for %s from %s: %s", folder, client.name, exc)
+            listings[folder] = None
+    return listings
+
+
 async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence[Workflow]) -> list[Check]:
     """Reach one server with the ComfyUI client and judge what it says."""
     from ai_worker.video.comfy_client import ComfyUIClient  # lazy: keeps `doctor` importable on its own
@@ -359,7 +473,8 @@ async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence
             stats = await client.system_stats()
         except WaggleVideoError as exc:
             return [Check(f"{server}: reachable", False, str(exc), fix=unreachable_fix)]
-        checks = check_system_stats(stats, server=server)
+        wset = configured_set(settings)
+        checks = [*check_system_stats(stats, server=server), check_version(stats, wset, server=server)]
         try:
             object_info = await client.object_info()
         except WaggleVideoError as exc:
@@ -367,7 +482,11 @@ async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence
                 Check(f"{server}: nodes", False, f"GET /object_info failed: {exc}", fix="check the ComfyUI log")
             )
             return checks
+        expected = expected_files(settings)
+        listings = await _model_listings(client, (file.folder for file in expected))
+    checks.extend(check_node_packs(object_info, wset, server=server))
     checks.extend(check_object_info(object_info, workflows, server=server))
+    checks.extend(check_model_sizes(listings, expected, server=server))
     return checks
 
 
@@ -382,13 +501,16 @@ async def check_ollama(settings: Settings) -> list[Check]:
             reachable, pulled, detail = await ollama_status(settings)
     except (WaggleVideoError, TimeoutError) as exc:
         reachable, pulled, detail = False, False, f"Ollama at {settings.ollama_host}: {exc!r}"
+    # Both are warnings: without Ollama every scene gets its deterministic per-mood fallback prompt.
+    fallback = "; until then prompts fall back to the per-mood templates"
     if not reachable:
         return [
             Check(
                 "Ollama",
                 False,
                 detail,
-                fix="start Ollama (docker compose up -d ollama, or `ollama serve`) or correct OLLAMA_HOST",
+                fix="start Ollama (docker compose up -d ollama, or `ollama serve`) or correct OLLAMA_HOST" + fallback,
+                optional=True,
             )
         ]
     return [
@@ -397,7 +519,8 @@ async def check_ollama(settings: Settings) -> list[Check]:
             f"Ollama model {settings.ollama_model}",
             pulled,
             detail,
-            fix=f"ollama pull {settings.ollama_model} (or set OLLAMA_MODEL to a model you have)",
+            fix=f"ollama pull {settings.ollama_model} (or set OLLAMA_MODEL to a model you have)" + fallback,
+            optional=True,
         ),
     ]
 
@@ -405,8 +528,9 @@ async def check_ollama(settings: Settings) -> list[Check]:
 # --- all of it ------------------------------------------------------------------------------------------
 
 
-async def run_doctor(settings: Settings) -> DoctorReport:
-    """Run every check; servers are checked concurrently. Never raises for a failed check."""
+async def run_doctor(settings: Settings, *, smoke_dir: Path | None = None) -> DoctorReport:
+    """Run every check; servers are checked concurrently. With `smoke_dir`, also run one tiny job per server
+    (its clip goes there). Never raises for a failed check."""
     workflows, workflow_checks = doctor_workflows(settings)
     results = await asyncio.gather(
         check_ffmpeg(settings),
@@ -414,10 +538,58 @@ async def run_doctor(settings: Settings) -> DoctorReport:
         check_ollama(settings),
     )
     ffmpeg_checks, *server_checks, ollama_checks = results
-    checks: list[Check] = [*ffmpeg_checks, *workflow_checks]
+    checks: list[Check] = [*ffmpeg_checks, *workflow_checks, *check_shared_output(settings)]
     for group in server_checks:
         checks.extend(group)
     checks.extend(ollama_checks)
+    if smoke_dir is not None:
+        checks.extend(await run_smoke(settings, smoke_dir))
     report = DoctorReport(tuple(checks))
     logger.info("doctor: %d checks, %d failed, %d warnings", len(checks), len(report.failures), len(report.warnings))
     return report
+
+
+# --- optional: one real job -----------------------------------------------------------------------------
+
+SMOKE_SIZE = 64
+SMOKE_FRAMES = 9
+
+
+async def smoke_server(url: str, settings: Settings, folder: Path) -> Check:
+    """Run the configured set's smallest job (distilled text-to-video, 64x64, 9 frames) on one server: the
+    only check that proves the model files load and the node packs fit this ComfyUI."""
+    import time
+
+    from ai_worker.video.comfy_client import ComfyUIClient
+    from ai_worker.video.generator import ClipRequest
+
+    name = f"ComfyUI {url}: smoke job"
+    request = ClipRequest(prompt="A red ball rolls across a wooden table (smoke test).", negative_prompt="blurry",
+                          width=SMOKE_SIZE, height=SMOKE_SIZE, num_frames=SMOKE_FRAMES, fps=24, steps=2, cfg=1.0,
+                          seed=7, output_path=folder / "doctor_smoke.mp4", model="distilled")
+    started = time.monotonic()
+    try:
+        async with ComfyUIClient(url, folder, settings=settings) as client:
+            result = await client.generate_t2v(request)
+    except WaggleVideoError as exc:
+        return Check(name, False, f"failed after {time.monotonic() - started:.1f} s: {exc}",
+                     fix="fix what the message names (model file, node pack), then run doctor --smoke again")
+    size = result.path.stat().st_size if result.path.is_file() else 0
+    return Check(name, True, f"{configured_set(settings).name} set, t2v distilled {SMOKE_SIZE}x{SMOKE_SIZE}x"
+                 f"{SMOKE_FRAMES}: clip of {size:,} bytes in {time.monotonic() - started:.1f} s")
+
+
+async def run_smoke(settings: Settings, folder: Path) -> list[Check]:
+    """`smoke_server` on every server, one after another (each may load ~50 GB of weights)."""
+    return [await smoke_server(url, settings, folder) for url in settings.comfyui_url]
+
+
+def report_json(report: DoctorReport) -> dict[str, Any]:
+    """The report as JSON-safe data (``doctor --json``)."""
+    return {
+        "ok": report.ok,
+        "failures": len(report.failures),
+        "warnings": len(report.warnings),
+        "checks": [{"name": c.name, "status": "ok" if c.ok else ("warn" if c.optional else "fail"),
+                    "detail": c.detail, "fix": "" if c.ok else c.fix} for c in report.checks],
+    }

@@ -14,6 +14,7 @@ from ai_worker.errors import (
     ComfyUIConnectionError,
     ComfyUINotSubmittedError,
     ComfyUIOutOfMemoryError,
+    ComfyUIPermanentExecutionError,
     ComfyUIServerError,
     ComfyUITimeoutError,
     ComfyUIValidationError,
@@ -103,7 +104,7 @@ class ErrorAction(enum.Enum):
 
 def classify(exc: BaseException) -> ErrorAction:
     """Sort an attempt's exception by type (never by message)."""
-    if isinstance(exc, ComfyUIValidationError | WorkflowError):
+    if isinstance(exc, ComfyUIValidationError | WorkflowError | ComfyUIPermanentExecutionError):
         return ErrorAction.BLOCK_KIND
     if isinstance(exc, ComfyUIOutOfMemoryError):
         return ErrorAction.FREE_AND_NEXT
