@@ -948,8 +948,8 @@ class FakeComfyUI:
         await self._finish(job)
 
     @staticmethod
-    def _current_inputs(node: dict[str, Any]) -> dict[str, list[str]]:
-        """The failing node's inputs as the server reprs them: literals as they are, linked values as the
+    def _current_inputs(node: dict[str, Any]) -> dict[str, list[Any]]:
+        """The failing node's inputs as the server reports them: literals as they are, linked values as the
         objects' reprs; a tensor repr is long, so a sampler's error message is well over 12 kB."""
         found: dict[str, list[str]] = {}
         for name, value in node.get("inputs", {}).items():
@@ -957,7 +957,7 @@ class FakeComfyUI:
                 row = ", ".join(f"{0.0123 * (i % 97):.4f}" for i in range(160))
                 found[name] = ["tensor([" + ",\n        ".join(f"[{row}]" for _ in range(12)) + "])"]
             else:
-                found[name] = [repr(value)]
+                found[name] = [value]  # execution.py passes str/int/float/bool/None through as they are
         return found
 
     def _record(self, job: Job, outputs: dict[str, Any], messages: list[list[Any]], status: str) -> None:
