@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ai_worker.cli.console import make_console, setup_logging
-from ai_worker.doctor import Check, DoctorReport, report_json, run_doctor
+from ai_worker.doctor import Check, DoctorReport, run_doctor
+from ai_worker.doctor_report import report_json
 from config.settings import load_settings
 
 EXIT_FAILED = 1
