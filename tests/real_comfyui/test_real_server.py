@@ -123,7 +123,8 @@ async def test_i2v_upload_is_readable_back(make_client: ClientFactory, tmp_path:
 
 
 async def _wait_running(client: ComfyUIClient, prompt_id: str) -> None:
-    for _ in range(600):
+    # A shared server may hold other clients' jobs ahead of ours: wait up to half an hour for it to start.
+    for _ in range(3600):
         if proto.queue_state(await client._get_json("/queue"), prompt_id) == "running":
             return
         await asyncio.sleep(0.5)
