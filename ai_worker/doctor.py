@@ -3,11 +3,18 @@
 It checks, each as a typed `Check` carrying the fix for a failure:
 
 * FFmpeg: found, and its H.264 encoders (libx264 is needed; h264_nvenc is used when present and working);
-* every workflow the stage runs: loadable (the user's folder first, then the bundled files);
-* every ComfyUI server in COMFYUI_URL: reachable (``GET /system_stats``), its version and free VRAM, every
-  node class the workflows use and every model file they name present (``GET /object_info``: a model input
-  is a combo whose first element lists the files the server has);
-* Ollama: reachable, and OLLAMA_MODEL pulled.
+* every workflow of the configured set (COMFYUI_WORKFLOW_SET) the stage runs: loadable (the user's folder
+  first, then the set's files);
+* every ComfyUI server in COMFYUI_URL: reachable (``GET /system_stats``), its ComfyUI version against the
+  set's minimum, free VRAM, each node pack of the set present, every node class the workflows use and every
+  model file they name present (``GET /object_info``: a model input is a combo whose first element lists the
+  files the server has) and plausibly real: ComfyUI 0.8.0 reports file sizes only through its experimental
+  ``GET /experiment/models/{folder}`` (``[{name, pathIndex, modified, created, size}]``); a file far smaller
+  than the real one (a placeholder, an LFS pointer) fails. A server without that route gets a warning; the
+  only proof then is ``doctor --smoke``, which runs one tiny job of the set;
+* the shared output folder (COMFYUI_SHARED_OUTPUT_DIR), when set: an existing folder;
+* Ollama: reachable, and OLLAMA_MODEL pulled. Only warnings: without it prompts fall back to the
+  deterministic per-mood templates.
 
 The /object_info and /system_stats judgements are pure functions (`check_object_info`, `check_system_stats`)
 tested against captures of a real server; `run_doctor` only gathers their inputs.
@@ -21,18 +28,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ai_worker.doctor_report import Check as Check
+from ai_worker.doctor_report import DoctorReport as DoctorReport
+from ai_worker.doctor_set import (
+    check_model_sizes,
+    check_node_packs,
+    check_shared_output,
+    check_version,
+    expected_files,
+    model_listings,
+    run_smoke,
+)
 from ai_worker.errors import FFmpegError, WaggleVideoError, WorkflowError
 from ai_worker.video.ffmpeg_runner import ffmpeg_output, resolve_ffmpeg
 from ai_worker.video.generator import ModelVariant
+from ai_worker.video.workflow_sets import all_sets
 from ai_worker.video.workflows import (
     LADDER_WORKFLOWS,
     UPSCALE_WORKFLOW,
     Workflow,
     apply_params,
+    configured_set,
     load_workflow,
     model_params,
     params_for,
@@ -56,12 +75,10 @@ WORKFLOW_MODELS: dict[str, ModelVariant] = {
 OPTIONAL_WORKFLOWS: frozenset[str] = frozenset({UPSCALE_WORKFLOW})
 """Workflows the stage does not run by default: their problems are warnings."""
 
-CUSTOM_NODE_PACKS: dict[str, str] = {
-    "LTXVGemmaCLIPModelLoader": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
-    "LTXVGemmaEnhancePrompt": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
-    "LTXVSpatioTemporalTiledVAEDecode": "ComfyUI-LTXVideo (https://github.com/Lightricks/ComfyUI-LTXVideo)",
-}
-"""Node classes from custom node packs (everything else used here is core ComfyUI)."""
+def custom_node_packs() -> dict[str, str]:
+    """Node classes from custom node packs (everything else used here is core ComfyUI) -> the pack to install."""
+    return {node: f"{pack.source.name} ({pack.source.repo}) at commit {pack.source.commit[:8]}"
+            for wset in all_sets().values() for pack in wset.node_packs for node in pack.nodes}
 
 MODEL_FOLDERS: dict[str, str] = {
     "ckpt_name": "checkpoints",
@@ -75,39 +92,6 @@ MODEL_FOLDERS: dict[str, str] = {
     "unet_name": "diffusion_models",
 }
 """Which models/ folder a model input's file lives in (for the fix text)."""
-
-
-@dataclass(frozen=True)
-class Check:
-    """One thing the doctor looked at. ``fix`` says what to do when ``ok`` is False."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    optional: bool = False
-
-    @property
-    def failed(self) -> bool:
-        """A failure that counts (optional checks only warn)."""
-        return not self.ok and not self.optional
-
-
-@dataclass(frozen=True)
-class DoctorReport:
-    checks: tuple[Check, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not any(check.failed for check in self.checks)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [check for check in self.checks if check.failed]
-
-    @property
-    def warnings(self) -> list[Check]:
-        return [check for check in self.checks if not check.ok and check.optional]
 
 
 # --- FFmpeg ---------------------------------------------------------------------------------------------
@@ -183,7 +167,7 @@ def doctor_workflows(settings: Settings) -> tuple[list[Workflow], list[Check]]:
     for name in (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW):
         optional = name in OPTIONAL_WORKFLOWS
         try:
-            workflow = load_workflow(name, settings.comfyui_workflow_dir)
+            workflow = load_workflow(name, settings.comfyui_workflow_dir, settings.comfyui_workflow_set)
             workflow = apply_params(workflow, params_for(workflow, model_params(WORKFLOW_MODELS[name], settings)))
         except WorkflowError as exc:
             checks.append(
@@ -228,15 +212,10 @@ def _input_spec(object_info: Mapping[str, Any], class_type: str, input_name: str
 
 
 def _node_fix(missing: Iterable[str]) -> str:
-    packs = sorted({CUSTOM_NODE_PACKS[name] for name in missing if name in CUSTOM_NODE_PACKS})
-    vhs = any(name.startswith("VHS_") for name in missing)
-    core = [name for name in missing if name not in CUSTOM_NODE_PACKS and not name.startswith("VHS_")]
+    known = custom_node_packs()
+    packs = sorted({known[name] for name in missing if name in known})
+    core = [name for name in missing if name not in known]
     steps = [f"install {pack} into ComfyUI/custom_nodes" for pack in packs]
-    if vhs:
-        steps.append(
-            "install ComfyUI-VideoHelperSuite (https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite) "
-            "into ComfyUI/custom_nodes"
-        )
     if core:
         steps.append(f"update ComfyUI: {', '.join(sorted(core))} are core nodes of newer versions")
     return "; ".join(steps) + "; then restart ComfyUI"
@@ -359,7 +338,8 @@ async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence
             stats = await client.system_stats()
         except WaggleVideoError as exc:
             return [Check(f"{server}: reachable", False, str(exc), fix=unreachable_fix)]
-        checks = check_system_stats(stats, server=server)
+        wset = configured_set(settings)
+        checks = [*check_system_stats(stats, server=server), check_version(stats, wset, server=server)]
         try:
             object_info = await client.object_info()
         except WaggleVideoError as exc:
@@ -367,7 +347,11 @@ async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence
                 Check(f"{server}: nodes", False, f"GET /object_info failed: {exc}", fix="check the ComfyUI log")
             )
             return checks
+        expected = expected_files(settings)
+        listings = await model_listings(client, (file.folder for file in expected))
+    checks.extend(check_node_packs(object_info, wset, server=server))
     checks.extend(check_object_info(object_info, workflows, server=server))
+    checks.extend(check_model_sizes(listings, expected, server=server))
     return checks
 
 
@@ -382,13 +366,16 @@ async def check_ollama(settings: Settings) -> list[Check]:
             reachable, pulled, detail = await ollama_status(settings)
     except (WaggleVideoError, TimeoutError) as exc:
         reachable, pulled, detail = False, False, f"Ollama at {settings.ollama_host}: {exc!r}"
+    # Both are warnings: without Ollama every scene gets its deterministic per-mood fallback prompt.
+    fallback = "; until then prompts fall back to the per-mood templates"
     if not reachable:
         return [
             Check(
                 "Ollama",
                 False,
                 detail,
-                fix="start Ollama (docker compose up -d ollama, or `ollama serve`) or correct OLLAMA_HOST",
+                fix="start Ollama (docker compose up -d ollama, or `ollama serve`) or correct OLLAMA_HOST" + fallback,
+                optional=True,
             )
         ]
     return [
@@ -397,7 +384,8 @@ async def check_ollama(settings: Settings) -> list[Check]:
             f"Ollama model {settings.ollama_model}",
             pulled,
             detail,
-            fix=f"ollama pull {settings.ollama_model} (or set OLLAMA_MODEL to a model you have)",
+            fix=f"ollama pull {settings.ollama_model} (or set OLLAMA_MODEL to a model you have)" + fallback,
+            optional=True,
         ),
     ]
 
@@ -405,8 +393,9 @@ async def check_ollama(settings: Settings) -> list[Check]:
 # --- all of it ------------------------------------------------------------------------------------------
 
 
-async def run_doctor(settings: Settings) -> DoctorReport:
-    """Run every check; servers are checked concurrently. Never raises for a failed check."""
+async def run_doctor(settings: Settings, *, smoke_dir: Path | None = None) -> DoctorReport:
+    """Run every check; servers are checked concurrently. With `smoke_dir`, also run one tiny job per server
+    (its clip goes there). Never raises for a failed check."""
     workflows, workflow_checks = doctor_workflows(settings)
     results = await asyncio.gather(
         check_ffmpeg(settings),
@@ -414,10 +403,14 @@ async def run_doctor(settings: Settings) -> DoctorReport:
         check_ollama(settings),
     )
     ffmpeg_checks, *server_checks, ollama_checks = results
-    checks: list[Check] = [*ffmpeg_checks, *workflow_checks]
+    checks: list[Check] = [*ffmpeg_checks, *workflow_checks, *check_shared_output(settings)]
     for group in server_checks:
         checks.extend(group)
     checks.extend(ollama_checks)
+    if smoke_dir is not None:
+        checks.extend(await run_smoke(settings, smoke_dir))
     report = DoctorReport(tuple(checks))
     logger.info("doctor: %d checks, %d failed, %d warnings", len(checks), len(report.failures), len(report.warnings))
     return report
+
+

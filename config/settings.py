@@ -134,7 +134,13 @@ class Settings(BaseSettings):
         default=64 * 1024**2, gt=0, description="Largest JSON answer read from a server (/object_info, /history...)."
     )
     comfyui_bench_seconds: float = Field(default=60.0, ge=0, description="How long a failing server is benched.")
-    comfyui_text_encoder: str = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
+    comfyui_workflow_set: Literal["core", "ltxvideo"] = Field(
+        default="core", description="Which bundled LTX-2 workflows run: core ComfyUI nodes, or ComfyUI-LTXVideo's "
+        "Gemma loader (docs/models.md).",
+    )
+    comfyui_text_encoder: str | None = Field(
+        default=None, description="The text-encoder file under models/text_encoders; unset: the workflow set's own.",
+    )
     comfyui_upscale_model: str = "ltx-2-spatial-upscaler-x2-1.0.safetensors"
 
     # --- Ollama (Phase 6) ---------------------------------------------------------------------------------

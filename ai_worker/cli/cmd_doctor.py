@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +15,7 @@ from rich.text import Text
 
 from ai_worker.cli.console import make_console, setup_logging
 from ai_worker.doctor import Check, DoctorReport, run_doctor
+from ai_worker.doctor_report import report_json
 from config.settings import load_settings
 
 EXIT_FAILED = 1
@@ -51,17 +55,29 @@ def summary(report: DoctorReport) -> Text:
 
 def doctor(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    smoke: Annotated[
+        bool, typer.Option("--smoke", help="Also run one tiny job of the workflow set on every server.")
+    ] = False,
 ) -> None:
-    """Check FFmpeg, every ComfyUI server (nodes, model files, VRAM) and Ollama; exit 1 when something fails."""
+    """Check FFmpeg, every ComfyUI server (version, node packs, model files and their sizes, VRAM), the shared
+    output folder and Ollama; exit 1 when something fails."""
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     try:
         settings = load_settings()
     except ValidationError as exc:
-        console.print(Text(f"settings are invalid:\n{exc}", style="bold red"))
+        if as_json:
+            console.print_json(json.dumps({"ok": False, "error": f"settings are invalid: {exc}"}))
+        else:
+            console.print(Text(f"settings are invalid:\n{exc}", style="bold red"))
         raise typer.Exit(EXIT_BAD_SETTINGS) from None
-    report = asyncio.run(run_doctor(settings))
-    console.print(report_table(report))
-    console.print(summary(report))
+    with tempfile.TemporaryDirectory(prefix="wagglebot-doctor-") as scratch:
+        report = asyncio.run(run_doctor(settings, smoke_dir=Path(scratch) if smoke else None))
+    if as_json:
+        console.print_json(json.dumps(report_json(report)))
+    else:
+        console.print(report_table(report))
+        console.print(summary(report))
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)

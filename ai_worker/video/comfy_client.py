@@ -208,6 +208,19 @@ class ComfyUIClient:
         """GET /object_info[/class]; an unknown class answers ``{}`` (that is what the server does)."""
         return await self._get_json("/object_info" if node_class is None else f"/object_info/{node_class}")
 
+    async def model_listing(self, folder: str) -> list[Any] | None:
+        """GET /experiment/models/{folder}: ``[{name, pathIndex, modified, created, size}]`` (ComfyUI 0.8.0's
+        only way to tell file sizes); None when the server has no such route or folder (404)."""
+        response = await self._request("GET", f"/experiment/models/{folder}", check=False)
+        if response.status_code == 404:
+            return None
+        self._raise_for_status(response, f"GET /experiment/models/{folder}")
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, list) else None
+
     async def free_memory(self, unload_models: bool = True, free_memory: bool = True) -> None:
         """POST /free: ask the server to unload models and/or free cached memory."""
         await self._request("POST", "/free", json={"unload_models": unload_models, "free_memory": free_memory})
@@ -287,7 +300,7 @@ class ComfyUIClient:
         return None
 
     def _load_workflow(self, name: str) -> workflows.Workflow:
-        return workflows.load_workflow(name, self.settings.comfyui_workflow_dir)
+        return workflows.load_workflow(name, self.settings.comfyui_workflow_dir, self.settings.comfyui_workflow_set)
 
     def _patch_workflow(self, workflow: workflows.Workflow, params: Mapping[str, object]) -> dict[str, Any]:
         """Patch only what the workflow declares (e.g. distilled graphs take no `steps`)."""

@@ -26,6 +26,7 @@ from ai_worker.errors import (
     ComfyUIExecutionError,
     ComfyUIInterruptedError,
     ComfyUIOutOfMemoryError,
+    ComfyUIPermanentExecutionError,
     ComfyUIValidationError,
     InvalidOutputError,
 )
@@ -44,6 +45,14 @@ _NODE_ID_DETAILS = re.compile(r"Node ID '#?([^']+)'")
 # The OOM is only recognisable from text: ComfyUI passes torch's exception class name and message on.
 _OOM_TYPE = re.compile(r"OutOfMemoryError", re.IGNORECASE)
 _OOM_MESSAGE = re.compile(r"allocation on device|out of memory", re.IGNORECASE)
+
+# Exception classes that say the code itself does not fit (a node pack built for another ComfyUI): the same
+# call fails the same way on every retry, whatever the node.
+_CODE_ERRORS = frozenset({"TypeError", "AttributeError", "ImportError", "ModuleNotFoundError", "NameError",
+                          "NotImplementedError"})
+_LOADER_CLASS = re.compile(r"Loader(Simple)?$|ModelLoader", re.IGNORECASE)
+MESSAGE_LIMIT = 600
+"""Characters of the server's exception message kept in ours (execution_error messages can exceed 12 kB)."""
 
 Outcome = Literal["success", "error", "interrupted"]
 
@@ -162,18 +171,59 @@ def is_out_of_memory(exception_type: str, message: str) -> bool:
     return bool(_OOM_TYPE.search(exception_type) or _OOM_MESSAGE.search(message))
 
 
+def model_files_of(current_inputs: object) -> list[str]:
+    """The model files a failed node was given, from the execution_error's ``current_inputs`` (input name ->
+    list of values; the server passes strings through as they are and reprs everything else)."""
+    if not isinstance(current_inputs, dict):
+        return []
+    found: list[str] = []
+    for input_name, values in current_inputs.items():
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and _is_model_input(str(input_name), value) and len(value) < 500:
+                found.append(value)
+    return found
+
+
+def is_permanent(node_type: str, exception_type: str, current_inputs: object) -> bool:
+    """An execution error that no retry on the same server can fix. Decided from the structured fields only:
+
+    * the node is a loader (its class is a ``...Loader``/``...LoaderSimple``/``...ModelLoader``, or it was
+      given a model file): whatever it raised (a missing or unreadable file, a bad safetensors header, a
+      state-dict mismatch, a node pack that cannot build its model) happens again with the same file;
+    * any node raising a code-level error (TypeError, AttributeError, ImportError, ...): a node pack that
+      does not fit this ComfyUI, or a graph that does not fit the node.
+
+    Out-of-memory is never permanent (a smaller rung may fit); callers check it first.
+    """
+    base = exception_type.rsplit(".", 1)[-1]
+    if base in _CODE_ERRORS:
+        return True
+    return bool(_LOADER_CLASS.search(node_type)) or bool(model_files_of(current_inputs))
+
+
 def execution_error(data: dict[str, Any], *, server: str, prompt_id: str) -> ComfyUIExecutionError:
-    """The typed error for an `execution_error` message (or its history copy)."""
+    """The typed error for an `execution_error` message (or its history copy): out of memory, permanent (a
+    loader or a node that cannot work on this server, see `is_permanent`), or an ordinary execution error."""
     node_id = data.get("node_id")
-    node_type = data.get("node_type")
+    node_type = str(data.get("node_type") or "")
     exc_type = str(data.get("exception_type") or "")
     exc_message = str(data.get("exception_message") or "").strip()
-    oom = is_out_of_memory(exc_type, exc_message)
-    cls = ComfyUIOutOfMemoryError if oom else ComfyUIExecutionError
-    head = "ran out of GPU memory" if oom else "failed"
-    text = f"ComfyUI at {server}: node {node_id} ({node_type}) {head}: {exc_type}: {exc_message}"
+    if len(exc_message) > MESSAGE_LIMIT:
+        exc_message = exc_message[:MESSAGE_LIMIT] + f"... ({len(exc_message)} characters)"
+    where = f"ComfyUI at {server}: node {node_id} ({node_type or '?'})"
+    cls: type[ComfyUIExecutionError]
+    if is_out_of_memory(exc_type, exc_message):
+        cls, text = ComfyUIOutOfMemoryError, f"{where} ran out of GPU memory: {exc_type}: {exc_message}"
+    elif is_permanent(node_type, exc_type, data.get("current_inputs")):
+        files = model_files_of(data.get("current_inputs"))
+        what = f"cannot load {', '.join(files)}" if files else "cannot run on this server"
+        cls = ComfyUIPermanentExecutionError
+        text = (f"{where} {what}: {exc_type}: {exc_message} (this does not fix itself: check the file and the "
+                "node pack with `wagglebot-video doctor`)")
+    else:
+        cls, text = ComfyUIExecutionError, f"{where} failed: {exc_type}: {exc_message}"
     return cls(text, server=server, prompt_id=prompt_id, node_id=None if node_id is None else str(node_id),
-               node_type=None if node_type is None else str(node_type), exception_type=exc_type or None)
+               node_type=node_type or None, exception_type=exc_type or None)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ def clip_settings_payload(settings: Settings, negative_prompt: str) -> dict[str,
         "steps": [settings.video_steps, settings.video_steps_fallback, settings.video_steps_distilled],
         "cfg": [settings.video_cfg, settings.video_cfg_distilled],
         "models": [settings.video_model_full, settings.video_model_distilled],
+        "workflow_set": settings.comfyui_workflow_set,
         "i2v_denoise": settings.video_i2v_denoise,
         "negative_prompt": negative_prompt,
     }

@@ -11,8 +11,13 @@ Patching is strict on purpose: a parameter the workflow does not declare is an e
 because a distilled workflow has a fixed sigma schedule and CFG 1 and must not pretend to take ``steps`` or
 ``cfg``. Use `params_for` to keep only what a workflow takes.
 
-The user's folder (``COMFYUI_WORKFLOW_DIR``) is searched before the bundled files, so a user can replace a
-workflow by dropping a file with the same name there.
+The bundled graphs come in sets (`workflow_sets`; COMFYUI_WORKFLOW_SET picks one). The user's folder
+(``COMFYUI_WORKFLOW_DIR``) is searched before the set's folder, so a user can replace a workflow by dropping a
+file with the same name there.
+
+Prompt text goes through `neutralise_prompt` when the set's text encoder parses ComfyUI's prompt syntax: on
+ComfyUI 0.8.0 a ``(word)`` or ``(word:1.2)`` in a short prompt crashes the LTX-2 Gemma encoder
+(``IndexError`` in ``comfy/sd1_clip.py``) and in a long one silently weights the wrong axis.
 """
 
 from __future__ import annotations
@@ -29,11 +34,10 @@ from typing import Any, Literal
 from ai_worker.errors import WorkflowError
 from ai_worker.pipeline.paths import safe_name
 from ai_worker.video.generator import ClipRequest, GenerationMode, ModelVariant
+from ai_worker.video.workflow_sets import DEFAULT_WORKFLOW_SET, WorkflowSet, workflow_set
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-BUNDLED_WORKFLOW_DIR = Path(__file__).resolve().parent / "workflows"
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -109,13 +113,16 @@ class Workflow:
 # --- loading ------------------------------------------------------------------------------------------
 
 
-def _resolve(name: str, user_dir: Path | None) -> Path:
+def _resolve(name: str, user_dir: Path | None, set_name: str) -> Path:
     if not name or Path(name).name != name or not name.endswith(".json"):
         raise WorkflowError(f"workflow name {name!r} must be a plain file name ending in .json")
     candidates: list[Path] = []
     if user_dir is not None:
         candidates.append(user_dir / name)
-    candidates.append(BUNDLED_WORKFLOW_DIR / name)
+    try:
+        candidates.append(workflow_set(set_name).folder / name)
+    except KeyError as exc:
+        raise WorkflowError(str(exc.args[0])) from None
     for path in candidates:
         if path.is_file():
             return path
@@ -191,9 +198,9 @@ def _declared_parameters(where: str, node_id: str, node: dict[str, Any], inputs:
     return {str(k): str(v) for k, v in declared.items()}
 
 
-def load_workflow(name: str, user_dir: Path | None = None) -> Workflow:
-    """Load `name` from `user_dir` if it is there, else from the bundled workflows. Raises `WorkflowError`."""
-    path = _resolve(name, user_dir)
+def load_workflow(name: str, user_dir: Path | None = None, set_name: str = DEFAULT_WORKFLOW_SET) -> Workflow:
+    """Load `name` from `user_dir` if it is there, else from the bundled set `set_name`. Raises `WorkflowError`."""
+    path = _resolve(name, user_dir, set_name)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -328,8 +335,8 @@ def build_params(request: ClipRequest, settings: Settings, *, init_image_name: s
     if request.mode == "i2v" and not init_image_name:
         raise WorkflowError("image-to-video needs init_image_name (the uploaded image's name on the server)")
     params: dict[str, object] = {
-        "positive_prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
+        "positive_prompt": prompt_text_for(request.prompt, settings),
+        "negative_prompt": prompt_text_for(request.negative_prompt, settings),
         "width": request.width,
         "height": request.height,
         "length": request.num_frames,
@@ -339,7 +346,7 @@ def build_params(request: ClipRequest, settings: Settings, *, init_image_name: s
         "noise_seed": request.seed,
         "strength": request.strength,
         "checkpoint": checkpoint_for(request.model, settings),
-        "text_encoder": settings.comfyui_text_encoder,
+        "text_encoder": text_encoder_for(settings),
         "filename_prefix": filename_prefix_for(request),
         "upscale_model": settings.comfyui_upscale_model,
     }
@@ -352,6 +359,40 @@ def model_params(model: ModelVariant, settings: Settings) -> dict[str, object]:
     """Only the model-file parameters, as `build_params` would set them (for `doctor`)."""
     return {
         "checkpoint": checkpoint_for(model, settings),
-        "text_encoder": settings.comfyui_text_encoder,
+        "text_encoder": text_encoder_for(settings),
         "upscale_model": settings.comfyui_upscale_model,
     }
+
+
+def configured_set(settings: Settings) -> WorkflowSet:
+    """The workflow set COMFYUI_WORKFLOW_SET names."""
+    return workflow_set(settings.comfyui_workflow_set)
+
+
+def text_encoder_for(settings: Settings) -> str:
+    """COMFYUI_TEXT_ENCODER, or the configured set's text encoder file when it is unset."""
+    return settings.comfyui_text_encoder or configured_set(settings).text_encoder.default
+
+
+_EMBEDDING = re.compile(r"embedding:", re.IGNORECASE)
+
+
+def neutralise_prompt(text: str) -> str:
+    """`text` with ComfyUI's prompt syntax made literal, as core ComfyUI's tokenizer (``comfy/sd1_clip.py``,
+    ``SDTokenizer.tokenize_with_weights``) reads it.
+
+    * ``(`` and ``)`` open and close a weighted group (``(word)`` x1.1, ``(word:1.2)``); ``\\(`` and
+      ``\\)`` are its escapes, turned back into plain parentheses before tokenizing. A backslash before any
+      other character is kept literally, so escaping only the parentheses is enough, also after a user's own
+      backslash (``a\\`` + ``\\(`` leaves a literal backslash and a literal parenthesis).
+    * ``embedding:NAME`` after a space or a newline loads a textual-inversion file from the server's
+      embeddings folder and drops the word from the prompt; a space before the colon keeps the word.
+    * ``:`` outside parentheses, ``[`` ``]`` and ``{`` ``}`` mean nothing to this tokenizer.
+    """
+    escaped = text.replace("(", "\\(").replace(")", "\\)")
+    return _EMBEDDING.sub(lambda match: match.group(0)[:-1] + " :", escaped)
+
+
+def prompt_text_for(text: str, settings: Settings) -> str:
+    """The prompt as the configured set's CLIPTextEncode must get it (escaped where its tokenizer parses)."""
+    return neutralise_prompt(text) if configured_set(settings).escape_weight_syntax else text

@@ -17,13 +17,29 @@ Use::
         server.checkpoint_switches   # times a job's checkpoint differed from the previous job's
 
 Constructor: ``FakeComfyUI(root, *, models=None, seconds_per_unit=0.0, checkpoint_switch_seconds=0.0,
-required_header=None, send_previews=False)``. ``root`` holds ``output/``, ``input/``, ``temp/``
+required_header=None, send_previews=False, cache=True)``. ``root`` holds ``output/``, ``input/``, ``temp/``
 (``server.output_dir`` is what a client would see as the shared output folder). ``models`` are the model files
 the server has (default: the project's default checkpoints, text encoder and upscaler plus those in the
 captured object_info); ``server.models`` is a mutable set. Simulated GPU time per job is
 ``seconds_per_unit * width * height * frames * steps`` plus ``checkpoint_switch_seconds`` when the
 checkpoint differs from the previous job's (both 0 by default, so tests take no time). ``required_header``
 ("Name: value") makes every HTTP route and the WS handshake answer 401 without that header.
+
+Real-server behaviours it keeps (each seen on ComfyUI 0.8.0):
+
+* **Origin check**: a request (or WS handshake) whose ``Origin`` host differs from its ``Host`` on a loopback
+  address answers 403 with an empty body (``server.py``'s origin-only middleware).
+* **Cache**: the same graph again (``cache=True``, the default) runs nothing: ``execution_cached`` lists every
+  node, no ``executing`` per node, ``executed`` repeats the first run's file reference, and no new file is
+  written. ``POST /free`` with ``free_memory`` and a restart empty the cache.
+* **Restart with downtime**: ``await server.restart(up=event)`` (or the ``restart`` fault with ``up=event``)
+  cuts every socket and HTTP connection, refuses connections until ``event`` is set, then listens again on the
+  same port with an empty queue, history and cache, and the prompt counter back at 0.
+* **Cooperative interrupt**: honoured at the next node start or progress update, never in the middle.
+* **Large execution_error**: ``current_inputs`` holds the failing node's inputs, links as tensor reprs
+  (over 12 kB for a sampler), as the real server sends.
+* **Model sizes**: ``GET /experiment/models/{folder}`` lists the models with ``size`` from
+  ``server.model_sizes`` (default `DEFAULT_MODEL_SIZE`).
 
 Faults (``server.faults.push(kind, **params)``; each is consumed by the next POST /prompt, in order):
 
@@ -32,9 +48,11 @@ Faults (``server.faults.push(kind, **params)``; each is consumed by the next POS
 ``"slow"``         POST /prompt answers after ``delay`` seconds (default 0.2), then works normally
 ``"missing_model"`` validation fails as if ``model`` (default: the graph's checkpoint) were not installed
 ``"oom"``          the sampler node fails: ``torch.OutOfMemoryError`` "Allocation on device ..."
-``"error"``        the sampler node fails with ``exception_type`` / ``message`` given (default RuntimeError)
+``"error"``        a node fails with ``exception_type`` / ``message`` given (default RuntimeError): the sampler,
+                   or the first node of class ``at`` (e.g. ``at="CheckpointLoaderSimple"``)
 ``"ws_drop"``      every WebSocket is cut (no close frame) when the sampler starts; the job still completes
-``"restart"``      when the sampler starts: sockets cut, queue and history lost, the job vanishes
+``"restart"``      when the sampler starts: sockets cut, queue and history lost, the job vanishes; with
+                   ``up=event`` the server also refuses connections until the event is set
 ``"hang"``         the sampler never finishes until the prompt is interrupted
 ``"hold"``         the sampler waits for ``until`` (an ``asyncio.Event``) to be set, then runs normally
 ``"zero_byte"``    the video is written as a 0-byte file and reported as success (captured VHS behaviour)
@@ -63,6 +81,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from PIL import Image
@@ -70,7 +89,7 @@ from PIL import Image
 from ai_worker.video.ffmpeg_runner import run_ffmpeg
 from ai_worker.video.generator import ClipRequest
 from ai_worker.video.local_backend import build_t2v_args
-from config.settings import Settings
+from ai_worker.video.workflow_sets import all_sets
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +99,12 @@ MODEL_INPUTS = frozenset({"ckpt_name", "gemma_path", "ltxv_path", "text_encoder"
                           "vae_name", "clip_name", "unet_name"})
 SAMPLER_CLASSES = frozenset({"SamplerCustomAdvanced", "KSampler", "KSamplerAdvanced"})
 VIDEO_OUTPUT_CLASSES = frozenset({"VHS_VideoCombine", "SaveVideo"})
+DEFAULT_MODEL_SIZE = 27_127_589_812
+"""What GET /experiment/models reports for a model without an entry in ``server.model_sizes`` (the real
+distilled fp8 checkpoint's size)."""
+MODEL_FOLDERS = frozenset({"checkpoints", "text_encoders", "latent_upscale_models", "loras", "vae", "clip",
+                           "diffusion_models", "upscale_models", "embeddings"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 OOM_MESSAGE = (
     "Allocation on device 0 would exceed allowed memory. (out of memory)\n"
     "Currently allocated     : 22.51 GiB\nRequested               : 1.25 GiB\n"
@@ -89,10 +114,8 @@ OOM_MESSAGE = (
 
 
 def _default_models() -> set[str]:
-    fields = Settings.model_fields
-    names = {str(fields[key].default) for key in
-             ("video_model_full", "video_model_distilled", "comfyui_text_encoder", "comfyui_upscale_model")}
-    return names
+    # Every bundled workflow set's default files, so a fake server can run any set.
+    return {model.default for wset in all_sets().values() for model in wset.models}
 
 
 def _free_port() -> int:
@@ -172,6 +195,7 @@ class FakeComfyUI:
         checkpoint_switch_seconds: float = 0.0,
         required_header: str | None = None,
         send_previews: bool = False,
+        cache: bool = True,
     ) -> None:
         self.root = Path(root)
         self.output_dir = self.root / "output"
@@ -183,6 +207,8 @@ class FakeComfyUI:
         self.checkpoint_switch_seconds = checkpoint_switch_seconds
         self.required_header = required_header
         self.send_previews = send_previews
+        self.cache_enabled = cache
+        self.model_sizes: dict[str, int] = {}
         self.faults = FaultPlan()
         self.port = 0
         # what the server saw
@@ -210,6 +236,13 @@ class FakeComfyUI:
         self._last_checkpoint: str | None = None
         self._global_interrupt = False
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._http_transports: set[asyncio.Transport] = set()
+        self._cache_key: str | None = None
+        self._cache_outputs: dict[str, Any] = {}
+        self.cache_hits: list[str] = []
+        """Prompt ids answered entirely from the cache."""
+        self.restarts = 0
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -236,12 +269,33 @@ class FakeComfyUI:
             app.router.add_post(f"{prefix}/free", self._post_free)
             app.router.add_post(f"{prefix}/upload/image", self._upload_image)
             app.router.add_get(f"{prefix}/view", self._view)
+            app.router.add_get(prefix + "/experiment/models/{folder}", self._model_listing)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         self.port = _free_port()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
+        await self._listen()
         self._worker = asyncio.create_task(self._work())
+
+    async def _listen(self) -> None:
+        assert self._runner is not None
+        self._site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await self._site.start()
+
+    async def restart(self, *, up: asyncio.Event | None = None) -> None:
+        """A server restart: every socket and connection cut, connections refused until `up` is set (at once
+        without it), then an empty queue, history and cache on the same port. The running job vanishes."""
+        self.restarts += 1
+        await self._restart()
+        if self._site is not None:
+            await self._site.stop()
+        for transport in list(self._http_transports):
+            transport.abort()
+        self._http_transports.clear()
+        if self._job_task is not None and self._job_task is not asyncio.current_task():
+            self._job_task.cancel()
+        if up is not None:
+            await up.wait()
+        await self._listen()
 
     async def stop(self) -> None:
         for task in (self._job_task, self._worker):
@@ -285,12 +339,34 @@ class FakeComfyUI:
     async def _auth_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.request_headers.append(dict(request.headers))
         self.requests.append((request.method, request.path))
+        if isinstance(request.transport, asyncio.Transport):
+            self._http_transports.add(request.transport)
+        if self._foreign_origin(request):
+            return web.Response(status=403)
         if self.required_header:
             name, _, value = self.required_header.partition(":")
             if request.headers.get(name.strip()) != value.strip():
                 return web.Response(status=401, text="401: Unauthorized")
         response: web.StreamResponse = await handler(request)
         return response
+
+    @staticmethod
+    def _foreign_origin(request: web.Request) -> bool:
+        """ComfyUI 0.8.0's origin-only middleware: on a loopback Host, an Origin naming another host is refused.
+        Without a port on one side, only host names are compared."""
+        host, origin = request.headers.get("Host"), request.headers.get("Origin")
+        if not host or not origin:
+            return False
+        parsed = urlsplit(origin)
+        host_parsed = urlsplit("//" + host.lower())
+        if host_parsed.hostname not in LOOPBACK_HOSTS:
+            return False
+        host_domain, origin_domain = host.lower(), parsed.netloc.lower()
+        if parsed.port is None:
+            host_domain = host_parsed.hostname or ""
+        if host_parsed.port is None:
+            origin_domain = parsed.hostname or ""
+        return bool(host_domain and origin_domain and host_domain != origin_domain)
 
     @staticmethod
     def _empty() -> web.Response:
@@ -413,6 +489,14 @@ class FakeComfyUI:
             return web.json_response({})
         return web.json_response({cls: self._served_info(cls)})
 
+    async def _model_listing(self, request: web.Request) -> web.Response:
+        if request.match_info["folder"] not in MODEL_FOLDERS:
+            return web.Response(status=404)
+        now = time.time()
+        return web.json_response([
+            {"name": name, "pathIndex": 0, "modified": now, "created": now,
+             "size": self.model_sizes.get(name, DEFAULT_MODEL_SIZE)} for name in sorted(self.models)])
+
     async def _get_prompt(self, request: web.Request) -> web.Response:
         return web.json_response({"exec_info": {"queue_remaining": self._queue_remaining()}})
 
@@ -462,6 +546,8 @@ class FakeComfyUI:
         self.frees.append(body if isinstance(body, dict) else {})
         if isinstance(body, dict) and body.get("unload_models"):
             self._last_checkpoint = None
+        if isinstance(body, dict) and body.get("free_memory"):
+            self._cache_key = None  # main.py resets the executor's caches on free_memory
         return self._empty()
 
     # --- upload / view --------------------------------------------------------------------------------
@@ -688,11 +774,16 @@ class FakeComfyUI:
             job = min(self.pending, key=lambda j: j.number)
             self.pending.remove(job)
             self.running = job
-            self._job_task = asyncio.create_task(self._execute(job))
+            self._job_task = task = asyncio.create_task(self._execute(job))
             try:
-                await self._job_task
+                await task
             except _Vanished:
                 pass
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the server is stopping
+                # else: restart() cancelled the job; it vanished
             finally:
                 if self.running is job:
                     self.running = None
@@ -708,6 +799,10 @@ class FakeComfyUI:
         cached = {"nodes": [], "prompt_id": pid, "timestamp": _now_ms()}
         messages: list[list[Any]] = [["execution_start", start], ["execution_cached", cached]]
         await self._to_client(job, {"type": "execution_start", "data": start})
+        key = json.dumps(job.graph, sort_keys=True)
+        if self.cache_enabled and job.fault is None and key == self._cache_key:
+            await self._from_cache(job, cached, messages)
+            return
         await self._to_client(job, {"type": "execution_cached", "data": cached})
         outputs: dict[str, Any] = {}
         executed: list[str] = []
@@ -741,6 +836,23 @@ class FakeComfyUI:
         success = {"prompt_id": pid, "timestamp": _now_ms()}
         messages.append(["execution_success", success])
         await self._to_client(job, {"type": "execution_success", "data": success})
+        self._cache_key, self._cache_outputs = key, copy.deepcopy(outputs)
+        self._record(job, outputs, messages, "success")
+        await self._finish(job)
+
+    async def _from_cache(self, job: Job, cached: dict[str, Any], messages: list[list[Any]]) -> None:
+        """Every node cached: no node runs, the output nodes' UI output is re-sent, no file is written."""
+        pid = job.prompt_id
+        cached["nodes"] = list(self._order(job.graph, job.outputs))
+        await self._to_client(job, {"type": "execution_cached", "data": cached})
+        outputs = copy.deepcopy(self._cache_outputs)
+        for node_id, output in outputs.items():
+            await self._to_client(job, {"type": "executed", "data": {
+                "node": node_id, "display_node": node_id, "output": output, "prompt_id": pid}})
+        success = {"prompt_id": pid, "timestamp": _now_ms()}
+        messages.append(["execution_success", success])
+        await self._to_client(job, {"type": "execution_success", "data": success})
+        self.cache_hits.append(pid)
         self._record(job, outputs, messages, "success")
         await self._finish(job)
 
@@ -748,15 +860,22 @@ class FakeComfyUI:
         """Simulate one node; returns its progress maximum. Raises _Interrupted / _NodeFailed / _Vanished."""
         pid = job.prompt_id
         fault = job.fault
+        if fault is not None and fault.kind == "error" and fault.params.get("at") == cls:
+            raise _NodeFailed(str(fault.params.get("exception_type", "RuntimeError")),
+                              str(fault.params.get("message", "simulated failure")))
         if cls in SAMPLER_CLASSES:
             if fault is not None and fault.kind == "ws_drop":
                 await self.drop_sockets()
             if fault is not None and fault.kind == "restart":
-                await self._restart()
+                up = fault.params.get("up")
+                if isinstance(up, asyncio.Event):
+                    await self.restart(up=up)
+                else:
+                    await self._restart()
                 raise _Vanished
             if fault is not None and fault.kind == "oom":
                 raise _NodeFailed("torch.OutOfMemoryError", OOM_MESSAGE)
-            if fault is not None and fault.kind == "error":
+            if fault is not None and fault.kind == "error" and "at" not in fault.params:
                 raise _NodeFailed(str(fault.params.get("exception_type", "RuntimeError")),
                                   str(fault.params.get("message", "simulated failure")))
             if fault is not None and fault.kind == "hang":
@@ -821,11 +940,25 @@ class FakeComfyUI:
         data = {"prompt_id": job.prompt_id, "node_id": node_id, "node_type": cls, "executed": list(executed),
                 "exception_message": failure.message, "exception_type": failure.exception_type,
                 "traceback": ['  File "/opt/ComfyUI/execution.py", line 518, in execute\n    <source line elided>\n'],
-                "current_inputs": {}, "current_outputs": list(executed), "timestamp": _now_ms()}
+                "current_inputs": self._current_inputs(job.graph[node_id]), "current_outputs": list(executed),
+                "timestamp": _now_ms()}
         messages.append(["execution_error", data])
         await self._to_client(job, {"type": "execution_error", "data": data})
         self._record(job, outputs, messages, "error")
         await self._finish(job)
+
+    @staticmethod
+    def _current_inputs(node: dict[str, Any]) -> dict[str, list[Any]]:
+        """The failing node's inputs as the server reports them: literals as they are, linked values as the
+        objects' reprs; a tensor repr is long, so a sampler's error message is well over 12 kB."""
+        found: dict[str, list[str]] = {}
+        for name, value in node.get("inputs", {}).items():
+            if _is_link(value):
+                row = ", ".join(f"{0.0123 * (i % 97):.4f}" for i in range(160))
+                found[name] = ["tensor([" + ",\n        ".join(f"[{row}]" for _ in range(12)) + "])"]
+            else:
+                found[name] = [value]  # execution.py passes str/int/float/bool/None through as they are
+        return found
 
     def _record(self, job: Job, outputs: dict[str, Any], messages: list[list[Any]], status: str) -> None:
         # Written after execution_success/error is sent and before the final executing/null (from source).
@@ -852,6 +985,7 @@ class FakeComfyUI:
         self.running = None
         self._number = 0
         self._last_checkpoint = None
+        self._cache_key = None
 
     async def _replay(self, job: Job) -> None:
         """Send captured frames, with the captured prompt id replaced by this job's, then the real outputs."""

@@ -8,8 +8,8 @@ import pytest
 
 from ai_worker.errors import WorkflowError
 from ai_worker.video.generator import ClipRequest
+from ai_worker.video.workflow_sets import BUNDLED_WORKFLOW_DIR, all_sets
 from ai_worker.video.workflows import (
-    BUNDLED_WORKFLOW_DIR,
     LADDER_WORKFLOWS,
     MODEL_FILE_INPUTS,
     STANDARD_PARAMETERS,
@@ -27,6 +27,9 @@ from config.settings import Settings
 
 DATA = Path(__file__).resolve().parent.parent / "fakes" / "data"
 ALL_WORKFLOWS = (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW)
+LTXV = "ltxvideo"
+"""The exact-graph tests below pin the seed's LTXVideo set; the core set has its own tests."""
+SET_WORKFLOWS = [(set_name, name) for set_name in all_sets() for name in ALL_WORKFLOWS]
 GEMMA = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
 DISTILLED_SIGMAS = "1., 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875, 0.0"
 STAGE2_SIGMAS = "0.909375, 0.725, 0.421875, 0.0"
@@ -46,6 +49,7 @@ def make_settings(**overrides: Any) -> Settings:
         "video_model_distilled": "distilled.safetensors",
         "comfyui_text_encoder": "gemma/model-00001-of-00005.safetensors",
         "comfyui_upscale_model": "up.safetensors",
+        "comfyui_workflow_set": LTXV,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -158,22 +162,23 @@ def schema_problems(graph: dict[str, Any], object_info: dict[str, Any]) -> list[
     return problems
 
 
-@pytest.mark.parametrize("name", ALL_WORKFLOWS)
-def test_bundled_workflow_is_valid_against_object_info(name: str, object_info: dict[str, Any]) -> None:
-    workflow = load_workflow(name)
+@pytest.mark.parametrize(("set_name", "name"), SET_WORKFLOWS)
+def test_bundled_workflow_is_valid_against_object_info(set_name: str, name: str, object_info: dict[str, Any]) -> None:
+    workflow = load_workflow(name, set_name=set_name)
     assert schema_problems(workflow.graph, object_info) == []
 
 
-@pytest.mark.parametrize("name", ALL_WORKFLOWS)
-def test_patched_workflow_stays_valid(name: str, object_info: dict[str, Any]) -> None:
-    workflow = load_workflow(name)
-    params = build_params(make_request(init_image=Path("x.png")), make_settings(), init_image_name="up.png")
+@pytest.mark.parametrize(("set_name", "name"), SET_WORKFLOWS)
+def test_patched_workflow_stays_valid(set_name: str, name: str, object_info: dict[str, Any]) -> None:
+    workflow = load_workflow(name, set_name=set_name)
+    settings = make_settings(comfyui_workflow_set=set_name)
+    params = build_params(make_request(init_image=Path("x.png")), settings, init_image_name="up.png")
     graph = patch_workflow(workflow, params_for(workflow, params))
     assert schema_problems(graph, object_info) == []
 
 
 def test_schema_check_catches_mistakes(object_info: dict[str, Any]) -> None:
-    graph = load_workflow("t2v_ltx2.json").graph
+    graph = load_workflow("t2v_ltx2.json", set_name=LTXV).graph
     broken = json.loads(json.dumps(graph))
     del broken["7"]["inputs"]["terminal"]
     broken["10"]["inputs"]["sampler_name"] = "Euler"
@@ -190,13 +195,15 @@ def test_schema_check_catches_mistakes(object_info: dict[str, Any]) -> None:
 
 
 def test_every_bundled_file_is_directly_postable_json() -> None:
-    names = sorted(p.name for p in BUNDLED_WORKFLOW_DIR.glob("*.json"))
-    assert names == sorted(ALL_WORKFLOWS)
-    for name in names:
-        data = json.loads((BUNDLED_WORKFLOW_DIR / name).read_text(encoding="utf-8"))
-        for node in data.values():
-            assert set(node) == {"class_type", "inputs", "_meta"}
-            assert isinstance(node["_meta"]["title"], str)
+    assert sorted(p.name for p in BUNDLED_WORKFLOW_DIR.iterdir()) == sorted(all_sets())
+    for wset in all_sets().values():
+        names = sorted(p.name for p in wset.folder.glob("*.json"))
+        assert names == sorted(ALL_WORKFLOWS)
+        for name in names:
+            data = json.loads((wset.folder / name).read_text(encoding="utf-8"))
+            for node in data.values():
+                assert set(node) == {"class_type", "inputs", "_meta"}
+                assert isinstance(node["_meta"]["title"], str)
 
 
 # --- declared parameters ------------------------------------------------------------------------------------
@@ -218,22 +225,22 @@ def test_declared_parameters_exact() -> None:
     i2v_size = {"width": [("6", "width"), ("15", "width")], "height": [("6", "height"), ("15", "height")]}
     full = {"steps": [("7", "steps")], "cfg": [("9", "cfg")]}
     i2v = {"init_image": [("14", "image")], "strength": [("17", "strength")]}
-    assert load_workflow("t2v_ltx2.json").parameters == {**COMMON, **size, **full}
-    assert load_workflow("t2v_ltx2_distilled.json").parameters == {**COMMON, **size}
-    assert load_workflow("i2v_ltx2.json").parameters == {**COMMON, **i2v_size, **full, **i2v}
-    assert load_workflow("i2v_ltx2_distilled.json").parameters == {**COMMON, **i2v_size, **i2v}
-    assert load_workflow("t2v_ltx2_upscale.json").parameters == {
+    assert load_workflow("t2v_ltx2.json", set_name=LTXV).parameters == {**COMMON, **size, **full}
+    assert load_workflow("t2v_ltx2_distilled.json", set_name=LTXV).parameters == {**COMMON, **size}
+    assert load_workflow("i2v_ltx2.json", set_name=LTXV).parameters == {**COMMON, **i2v_size, **full, **i2v}
+    assert load_workflow("i2v_ltx2_distilled.json", set_name=LTXV).parameters == {**COMMON, **i2v_size, **i2v}
+    assert load_workflow("t2v_ltx2_upscale.json", set_name=LTXV).parameters == {
         **COMMON,
         "width": [("20", "width")],
         "height": [("20", "height")],
         "upscale_model": [("23", "model_name")],
     }
-    for name in ALL_WORKFLOWS:
-        assert set(load_workflow(name).parameters) <= set(STANDARD_PARAMETERS)
+    for set_name, name in SET_WORKFLOWS:
+        assert set(load_workflow(name, set_name=set_name).parameters) <= set(STANDARD_PARAMETERS)
 
 
 def test_node_classes_and_model_files() -> None:
-    upscale = load_workflow("t2v_ltx2_upscale.json")
+    upscale = load_workflow("t2v_ltx2_upscale.json", set_name=LTXV)
     assert upscale.node_classes() == {
         "CheckpointLoaderSimple", "LTXVGemmaCLIPModelLoader", "CLIPTextEncode", "LTXVConditioning",
         "EmptyLTXVLatentVideo", "ManualSigmas", "RandomNoise", "CFGGuider", "KSamplerSelect",
@@ -266,7 +273,7 @@ def inputs_of(graph: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def test_patch_t2v_full_exact() -> None:
-    workflow = load_workflow("t2v_ltx2.json")
+    workflow = load_workflow("t2v_ltx2.json", set_name=LTXV)
     params = params_for(workflow, build_params(make_request(), make_settings()))
     graph = patch_workflow(workflow, params)
     assert inputs_of(graph) == {
@@ -295,7 +302,7 @@ def test_patch_t2v_full_exact() -> None:
 
 
 def test_patch_i2v_distilled_exact() -> None:
-    workflow = load_workflow("i2v_ltx2_distilled.json")
+    workflow = load_workflow("i2v_ltx2_distilled.json", set_name=LTXV)
     request = make_request(model="distilled", steps=8, cfg=1.0, strength=0.9, init_image=Path("img.jpg"))
     params = params_for(workflow, build_params(request, make_settings(), init_image_name="scene3 (1).png"))
     assert "steps" not in params and "cfg" not in params
@@ -321,7 +328,7 @@ def test_patch_i2v_distilled_exact() -> None:
                                     "save_metadata": False, "trim_to_audio": False}),
         "14": ("LoadImage", {"image": "scene3 (1).png"}),
         "15": ("ImageScale", {"image": ["14", 0], "upscale_method": "lanczos", "width": 768, "height": 512,
-                              "crop": "center"}),
+                              "crop": "disabled"}),
         "16": ("LTXVPreprocess", {"image": ["15", 0], "img_compression": 33}),
         "17": ("LTXVImgToVideoInplace", {"vae": ["1", 2], "image": ["16", 0], "latent": ["6", 0],
                                          "strength": 0.9, "bypass": False}),
@@ -329,7 +336,7 @@ def test_patch_i2v_distilled_exact() -> None:
 
 
 def test_upscale_workflow_is_two_stage_at_half_size() -> None:
-    workflow = load_workflow("t2v_ltx2_upscale.json")
+    workflow = load_workflow("t2v_ltx2_upscale.json", set_name=LTXV)
     graph = patch_workflow(
         workflow,
         params_for(workflow, build_params(make_request(width=1280, height=704, model="distilled"), make_settings())),
@@ -350,7 +357,7 @@ def test_upscale_workflow_is_two_stage_at_half_size() -> None:
 
 def test_frame_rate_is_one_value_everywhere() -> None:
     for name in ALL_WORKFLOWS:
-        workflow = load_workflow(name)
+        workflow = load_workflow(name, set_name=LTXV)
         graph = patch_workflow(
             workflow,
             params_for(
@@ -364,7 +371,7 @@ def test_frame_rate_is_one_value_everywhere() -> None:
 
 def test_defaults_agree_between_nodes() -> None:
     for name in ALL_WORKFLOWS:
-        graph = load_workflow(name).graph
+        graph = load_workflow(name, set_name=LTXV).graph
         assert graph["1"]["inputs"]["ckpt_name"] == graph["2"]["inputs"]["ltxv_path"]
         assert graph["5"]["inputs"]["frame_rate"] == graph["13"]["inputs"]["frame_rate"]
 
@@ -373,27 +380,29 @@ def test_defaults_agree_between_nodes() -> None:
 
 
 def test_unknown_parameter_is_an_error() -> None:
-    workflow = load_workflow("t2v_ltx2_distilled.json")
+    workflow = load_workflow("t2v_ltx2_distilled.json", set_name=LTXV)
     with pytest.raises(WorkflowError, match=r"does not take parameter\(s\) cfg, steps"):
         patch_workflow(workflow, {"positive_prompt": "x", "steps": 8, "cfg": 1.0})
 
 
 def test_unfilled_placeholder_is_an_error() -> None:
     with pytest.raises(WorkflowError, match=r"3\.text: \{\{positive_prompt\}\}"):
-        patch_workflow(load_workflow("t2v_ltx2.json"), {"width": 768})
+        patch_workflow(load_workflow("t2v_ltx2.json", set_name=LTXV), {"width": 768})
     with pytest.raises(WorkflowError, match=r"14\.image: \{\{init_image\}\}"):
-        patch_workflow(load_workflow("i2v_ltx2.json"), {"positive_prompt": "x"})
+        patch_workflow(load_workflow("i2v_ltx2.json", set_name=LTXV), {"positive_prompt": "x"})
 
 
 def test_values_set_by_the_patch_are_not_placeholders() -> None:
-    graph = patch_workflow(load_workflow("t2v_ltx2.json"), {"positive_prompt": "literal {{braces}} in a prompt"})
+    t2v = load_workflow("t2v_ltx2.json", set_name=LTXV)
+    graph = patch_workflow(t2v, {"positive_prompt": "literal {{braces}} in a prompt"})
     assert graph["3"]["inputs"]["text"] == "literal {{braces}} in a prompt"
 
 
 def test_values_must_be_scalars() -> None:
     with pytest.raises(WorkflowError, match="parameter 'width': dict"):
-        patch_workflow(load_workflow("t2v_ltx2.json"), {"positive_prompt": "x", "width": {"a": 1}})
-    graph = patch_workflow(load_workflow("i2v_ltx2.json"), {"positive_prompt": "x", "init_image": Path("a.png")})
+        patch_workflow(load_workflow("t2v_ltx2.json", set_name=LTXV), {"positive_prompt": "x", "width": {"a": 1}})
+    i2v = load_workflow("i2v_ltx2.json", set_name=LTXV)
+    graph = patch_workflow(i2v, {"positive_prompt": "x", "init_image": Path("a.png")})
     assert graph["14"]["inputs"]["image"] == "a.png"
 
 
@@ -436,7 +445,7 @@ def test_filename_prefix_is_made_safe() -> None:
 
 
 def test_params_for_keeps_only_declared() -> None:
-    workflow = load_workflow("t2v_ltx2_distilled.json")
+    workflow = load_workflow("t2v_ltx2_distilled.json", set_name=LTXV)
     assert params_for(workflow, {"steps": 8, "cfg": 1, "width": 64, "unknown": 1}) == {"width": 64}
 
 
@@ -484,7 +493,11 @@ def test_user_folder_is_searched_first(tmp_path: Path) -> None:
     assert graph["1"]["inputs"]["width"] == 128 and graph["2"]["inputs"]["filename_prefix"] == "p/x"
     # a name the user folder lacks falls back to the bundled file
     bundled = load_workflow("i2v_ltx2.json", user_dir=tmp_path)
-    assert bundled.source == BUNDLED_WORKFLOW_DIR / "i2v_ltx2.json"
+    assert bundled.source == BUNDLED_WORKFLOW_DIR / "core" / "i2v_ltx2.json"
+    legacy = load_workflow("i2v_ltx2.json", user_dir=tmp_path, set_name=LTXV)
+    assert legacy.source == BUNDLED_WORKFLOW_DIR / "ltxvideo" / "i2v_ltx2.json"
+    with pytest.raises(WorkflowError, match="unknown workflow set 'nope'"):
+        load_workflow("i2v_ltx2.json", set_name="nope")
 
 
 def _bad(tmp_path: Path, data: object) -> str:
