@@ -9,7 +9,7 @@ What a download must get past, each failure an `ImageError` whose message starts
 * http and https only, at every hop; at most ``image_download_max_redirects`` redirects, followed by hand;
 * the host is resolved and every address must be public (no loopback, private, link-local, reserved,
   multicast or unspecified) unless ``image_allow_private_hosts``; the connection then goes to the very address
-  that was checked (see `_PinnedBackend`), so DNS cannot answer differently between check and connect;
+  that was checked (see `image_transport.PinnedBackend`), so DNS cannot answer differently between check and connect;
 * a Content-Length over ``image_download_max_bytes`` is refused up front, and the cap is enforced while
   streaming; per-operation timeouts plus an overall deadline per download (an endless trickle stops);
 * the content type must be ``image/*``, the body at least 200 bytes (the origin's rule) and Pillow must be
@@ -28,21 +28,19 @@ import asyncio
 import hashlib
 import ipaddress
 import logging
-import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
 import httpx
 from PIL import Image, UnidentifiedImageError
 
 from ai_worker.errors import ImageError
 from ai_worker.pipeline.paths import image_cache_dir, is_url, local_path_refusal
+from ai_worker.video.image_transport import PinnedTransport, system_resolve
 from ai_worker.video.image_urls import (
     address_refusal,
     ascii_url,
@@ -106,71 +104,6 @@ def find_cached(stem: Path) -> Path | None:
     return None
 
 
-async def system_resolve(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to (the event loop's resolver; no blocking call)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses: list[str] = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
-
-
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects a host only to the address this module checked for it.
-
-    httpx would otherwise resolve the name again when connecting, and a hostile DNS server could answer with a
-    public address for the check and a private one for the connection (DNS rebinding). TLS still uses the
-    host name (httpcore passes the URL's host as server_hostname), so certificates are verified as usual.
-    """
-
-    def __init__(self, pins: dict[str, str]):
-        self._pins = pins
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        address = self._pins.get(host.lower())
-        if address is None:
-            raise httpcore.ConnectError(f"{host}: refusing to connect to a host whose address was not checked")
-        return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not used for images")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport with its connection pool built on `_PinnedBackend`.
-
-    httpx takes no network backend argument, so the pool it builds is replaced with an identical one that has
-    ours; the request/response mapping and exception translation stay httpx's.
-    """
-
-    def __init__(self, pins: dict[str, str]):
-        super().__init__()
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            http1=True,
-            http2=False,
-            network_backend=_PinnedBackend(pins),
-        )
-
-
 def _identify(path: Path) -> str:
     """The Pillow format of a downloaded file, after `verify()`; raises `ImageError` when it is no image."""
     try:
@@ -219,7 +152,7 @@ class ImageFetcher:
     async def __aenter__(self) -> ImageFetcher:
         timeout = httpx.Timeout(self._settings.image_download_timeout)
         self._client = httpx.AsyncClient(
-            transport=_PinnedTransport(self._pins), timeout=timeout, follow_redirects=False, trust_env=False
+            transport=PinnedTransport(self._pins), timeout=timeout, follow_redirects=False, trust_env=False
         )
         return self
 
