@@ -17,7 +17,9 @@ import importlib
 import importlib.util
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from config.settings import Settings
 
@@ -48,19 +50,40 @@ MAX_COEXIST_VRAM_GB = 20.0
 OllamaUnload = Callable[[], Awaitable[object]]
 
 
+# What this module can use of a server, as Protocols (defined here, not taken from ai_worker.video, which
+# imports this module): a ComfyUI client reports and frees memory; a pool stands for its members.
+@runtime_checkable
+class VramReporting(Protocol):
+    async def system_stats(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class MemoryFreeing(Protocol):
+    async def free_memory(self) -> None: ...
+
+
+@runtime_checkable
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+@runtime_checkable
+class ServerGroup(Protocol):
+    @property
+    def members(self) -> Sequence[object]: ...
+
+
 def vram_free_gb(stats: object) -> float | None:
     """Free VRAM in GB from a ComfyUI ``/system_stats`` body (the smallest over its devices), or None.
 
     Accepts the JSON as a mapping, or a model object with ``model_dump()``. CPU devices (``type: cpu``)
     report RAM, not VRAM, so they do not count.
     """
+    if isinstance(stats, BaseModel):
+        stats = stats.model_dump()
     if not isinstance(stats, Mapping):
-        dump = getattr(stats, "model_dump", None)
-        if not callable(dump):
-            return None
-        stats = dump()
-        if not isinstance(stats, Mapping):
-            return None
+        return None
     devices = stats.get("devices")
     if not isinstance(devices, list):
         return None
@@ -134,17 +157,15 @@ def _expand(servers: Sequence[object]) -> list[object]:
     """The servers themselves: a pool stands for its members when it lists them."""
     out: list[object] = []
     for server in servers:
-        members = getattr(server, "members", None)
-        if isinstance(members, Sequence) and members and not isinstance(members, str | bytes):
-            out.extend(members)
+        if isinstance(server, ServerGroup) and server.members:
+            out.extend(server.members)
         else:
             out.append(server)
     return out
 
 
 def _server_name(server: object) -> str:
-    name = getattr(server, "name", None)
-    return name if isinstance(name, str) else type(server).__name__
+    return server.name if isinstance(server, Named) else type(server).__name__
 
 
 class GPUManager:
@@ -179,12 +200,11 @@ class GPUManager:
         None when nothing can say."""
         readings: list[float] = []
         for server in self._servers:
-            probe = getattr(server, "system_stats", None)
-            if not callable(probe):
+            if not isinstance(server, VramReporting):
                 continue
             try:
                 async with asyncio.timeout(PROBE_TIMEOUT_S):
-                    stats = await probe()
+                    stats = await server.system_stats()
             except Exception as exc:  # an unreachable server only means it cannot tell us
                 logger.debug("no VRAM reading from %s: %s", _server_name(server), exc)
                 continue
@@ -207,12 +227,11 @@ class GPUManager:
         for member in self._servers:
             if server is not None and _server_name(member) != server:
                 continue
-            free = getattr(member, "free_memory", None)
-            if not callable(free):
+            if not isinstance(member, MemoryFreeing):
                 continue
             try:
                 async with asyncio.timeout(PROBE_TIMEOUT_S):
-                    await free()
+                    await member.free_memory()
                 freed += 1
             except Exception as exc:  # cleanup is best effort: a dead server holds no memory of ours
                 logger.warning("could not free VRAM on %s: %s", _server_name(member), exc)

@@ -47,6 +47,8 @@ class InFlight:
     reattached: bool = False
     recovered: bool = False
     """The server lost the prompt, but the clip it had written was still there and was taken."""
+    probed_seconds: float | None = None
+    """The finished clip's real duration, as probed when it was validated."""
 
 
 @dataclass(frozen=True)
@@ -148,10 +150,11 @@ class AttemptRunner:
                 flight.reattached = True
                 logger.warning("%s: connection lost on prompt %s (%s); re-attaching", self.generator.name,
                                prompt_id, exc)
-        await asyncio.to_thread(
+        info = await asyncio.to_thread(
             validate_clip, result.path, width=request.width, height=request.height,
             min_frames=request.num_frames, fps=request.fps,
         )
+        flight.probed_seconds = info.duration
         return result
 
     async def _recover(self, request: ClipRequest) -> ClipResult | None:

@@ -84,6 +84,8 @@ class AttemptRecord(BaseModel):
     """The server had lost the prompt (restarted), and the clip it had already written was taken."""
     shape: dict[str, object] | None = None
     """`clip_plan.ClipShape.as_record()`: the width, height and frames asked for, and why."""
+    probed_seconds: float | None = None
+    """The clip's real duration (probed), beside the narration length and frames asked in `shape`."""
 
     @field_validator("started_at", mode="before")
     @classmethod

@@ -264,6 +264,7 @@ class Orchestrator:
         attempt.duration_s = time.monotonic() - started
         attempt.reattached = attempt.reattached or flight.reattached
         attempt.recovered = flight.recovered
+        attempt.probed_seconds = flight.probed_seconds
         attempt.server = result.server or attempt.server
         attempt.prompt_id = result.prompt_id or attempt.prompt_id
         async with self.cond:

@@ -123,13 +123,16 @@ def _attempts(attempts: Sequence[AttemptRecord]) -> str:
         p = a.params
         size = f"{p.get('width')}x{p.get('height')}" if p.get("width") else None
         duration = f"{a.duration_s:.1f} s" if a.duration_s is not None else None
+        clip = f"{a.probed_seconds:.2f} s" if a.probed_seconds is not None else None
+        why = (a.shape or {}).get("frames_reason")
         error = f"{a.error_type}: {a.error}" if a.error else None
         rows.append(
             f"<tr><td>{e(a.rung)}{' · ' + e(a.label) if a.label else ''}</td><td>{e(a.server)}</td>"
-            f"<td>{e(a.seed)}</td><td>{e(size)}</td><td>{e(p.get('num_frames'))}</td><td>{e(duration)}</td>"
+            f"<td>{e(a.seed)}</td><td>{e(size)}</td><td title=\"{e(why)}\">{e(p.get('num_frames'))}</td>"
+            f"<td>{e(clip)}</td><td>{e(duration)}</td>"
             f"<td>{e(iso_time(a.started_at))}</td><td class=\"error\">{e(error)}</td><td>{e(a.action)}</td></tr>"
         )
-    head = ("<tr><th>rung</th><th>server</th><th>seed</th><th>size</th><th>frames</th><th>duration</th>"
+    head = ("<tr><th>rung</th><th>server</th><th>seed</th><th>size</th><th>frames</th><th>clip</th><th>took</th>"
             "<th>started</th><th>error</th><th>then</th></tr>")
     return f"<table class=\"attempts\">{head}{''.join(rows)}</table>"
 

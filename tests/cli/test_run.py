@@ -81,8 +81,10 @@ def test_run_makes_probed_clips_for_every_example(small_env: Path, example: Path
         info = probe_clip(Path(record.clip_path))
         # The clip is what its attempt asked for: the size follows the image for image-to-video, the frames
         # follow the narration (clip_plan); text-to-video keeps VIDEO_RESOLUTION.
-        asked = next(attempt for attempt in reversed(record.attempts) if attempt.ok).shape
+        done = next(attempt for attempt in reversed(record.attempts) if attempt.ok)
+        asked = done.shape
         assert asked is not None
+        assert done.probed_seconds == pytest.approx(info.duration)  # the clip's real length is recorded
         assert (info.width, info.height, info.frames, info.fps) == (
             asked["width"], asked["height"], asked["num_frames"], 12.0
         )
