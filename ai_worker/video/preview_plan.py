@@ -4,7 +4,7 @@ Pure except for the callables it is given (reading an audio file's length, check
 the tests check (frames per scene, subtitle timing, audio samples) are computed in one place.
 
 Timing: a line lasts as long as its TTS audio when it carries one, else an estimate from its text
-(`KOREAN_CHARS_PER_SECOND`); each line is rounded up to whole frames, so no audio is ever cut, and a scene
+(`narration.SYLLABLES_PER_SECOND`); each line is rounded up to whole frames, so no audio is ever cut, and a scene
 lasts the sum of its lines. The narration track is laid out on the same frame grid, so it ends exactly
 where the video does.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from ai_worker.errors import WaggleVideoError
 from ai_worker.video.manifest import FinalScene, Manifest, SceneRecord
+from ai_worker.video.narration import SYLLABLES_PER_SECOND, spoken_units
 
-KOREAN_CHARS_PER_SECOND = 6.5
 """Korean TTS voices read about 6-7 syllables a second at a natural pace; spaces and punctuation are not
 read as syllables, so only the other characters count."""
 MIN_LINE_SECONDS = 1.0
@@ -27,18 +27,16 @@ MIN_LINE_SECONDS = 1.0
 EMPTY_SCENE_SECONDS = 2.0
 """A scene without any line (rare: a bare image scene) still gets this long on screen."""
 AUDIO_RATE = 48000
-_PUNCTUATION = set(".,!?~…·'\"()[]{}<>:;-—/ㆍ“”‘’")
 
 
 def estimate_line_seconds(text: str) -> float:
-    """Seconds a Korean line takes to read aloud: its characters (not spaces or punctuation) at
-    `KOREAN_CHARS_PER_SECOND`, at least `MIN_LINE_SECONDS`.
+    """Seconds a Korean line takes to read aloud: the same estimate the clip lengths use (`narration`:
+    spoken syllables at `SYLLABLES_PER_SECOND`), at least `MIN_LINE_SECONDS`.
 
     >>> estimate_line_seconds("오늘 퇴근길에 진짜 어이없는 일이 있었음")
     2.6153846153846154
     """
-    spoken = sum(1 for ch in text if not ch.isspace() and ch not in _PUNCTUATION)
-    return max(MIN_LINE_SECONDS, spoken / KOREAN_CHARS_PER_SECOND)
+    return max(MIN_LINE_SECONDS, spoken_units(text) / SYLLABLES_PER_SECOND)
 
 
 def line_frames(seconds: float, fps: int) -> int:

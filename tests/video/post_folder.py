@@ -12,7 +12,7 @@ from pathlib import Path
 import imageio_ffmpeg
 
 from ai_worker.video.manifest import MANIFEST_NAME, AttemptRecord, FinalScene, Manifest, ManifestStore, SceneRecord
-from ai_worker.video.preview_plan import KOREAN_CHARS_PER_SECOND, MIN_LINE_SECONDS
+from ai_worker.video.preview_plan import MIN_LINE_SECONDS
 
 EXAMPLE_IMAGE = Path(__file__).resolve().parents[2] / "examples" / "posts" / "images" / "rainy_street.jpg"
 NARRATION_SECONDS = 1.3
@@ -47,12 +47,13 @@ def make_wav(path: Path, seconds: float, rate: int = 48000) -> Path:
 
 
 def expected_line_frames(text: str, fps: int, audio_seconds: float | None = None) -> int:
-    """The spec's timing, computed independently: audio length, else characters at 6.5 a second."""
+    """The spec's timing, computed independently: audio length, else spoken syllables (Hangul blocks, Latin
+    letters, digits) at 6.5 a second."""
     if audio_seconds is not None:
         seconds = audio_seconds
     else:
-        spoken = sum(1 for ch in text if not ch.isspace() and ch not in ".,!?~")
-        seconds = max(MIN_LINE_SECONDS, spoken / KOREAN_CHARS_PER_SECOND)
+        spoken = sum(1 for ch in text if "가" <= ch <= "힣" or (ch.isascii() and ch.isalnum()))
+        seconds = max(MIN_LINE_SECONDS, spoken / 6.5)
     return math.ceil(seconds * fps - 1e-9)
 
 
