@@ -227,13 +227,6 @@ def test_address_refusal(address: str, kind: str | None) -> None:
     assert (refusal is None) if kind is None else (refusal is not None and refusal.startswith(kind))
 
 
-@pytest.mark.parametrize("scheme_url", ["ftp://example.com/a.jpg", "file:///etc/passwd", "data:image/png;base64,AA"])
-async def test_only_http_and_https(tmp_path: Path, scheme_url: str) -> None:
-    async with fetcher(tmp_path) as f:
-        with pytest.raises(ImageError, match="unsupported_scheme"):
-            await f.fetch(scheme_url)
-
-
 @pytest.mark.parametrize(
     ("path", "reason"),
     [
@@ -355,20 +348,23 @@ async def test_hangul_domain_is_fetched_by_its_idna_name(server: Server, tmp_pat
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "reason"),
     [
-        "http://[::1/x.jpg",  # urlsplit: ValueError
-        "http://exa mple.com/x.jpg",
-        "http://xn--/a.jpg",  # httpx: IDNAError
-        "http://a..b/x.jpg",
-        "http://\udcff.com/x.jpg",  # a lone surrogate from a badly decoded page
-        "http://host:99999/x.jpg",
-        "https:///no-host.jpg",
+        ("ftp://example.com/a.jpg", "unsupported_scheme"),  # only http and https
+        ("file:///etc/passwd", "unsupported_scheme"),
+        ("data:image/png;base64,AA", "unsupported_scheme"),
+        ("http://[::1/x.jpg", "bad_url"),  # urlsplit: ValueError
+        ("http://exa mple.com/x.jpg", "bad_url"),
+        ("http://xn--/a.jpg", "bad_url"),  # httpx: IDNAError
+        ("http://a..b/x.jpg", "bad_url"),
+        ("http://\udcff.com/x.jpg", "bad_url"),  # a lone surrogate from a badly decoded page
+        ("http://host:99999/x.jpg", "bad_url"),
+        ("https:///no-host.jpg", "bad_url"),
     ],
 )
-async def test_a_malformed_url_is_an_image_error(tmp_path: Path, url: str) -> None:
+async def test_a_url_we_cannot_fetch_is_an_image_error(tmp_path: Path, url: str, reason: str) -> None:
     async with fetcher(tmp_path) as f:
-        with pytest.raises(ImageError, match="bad_url"):
+        with pytest.raises(ImageError, match=reason):
             await f.fetch(url)
 
 
