@@ -154,7 +154,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im
 
 
-def _oriented_size(im: Image.Image) -> tuple[int, int, int]:
+def oriented_size(im: Image.Image) -> tuple[int, int, int]:
     """The size as displayed (EXIF orientations 5..8 swap width and height), and the orientation."""
     width, height = im.size
     try:
@@ -242,7 +242,7 @@ def load_working(path: Path, max_pixels: int) -> Decoded:
         # Refused from the header, before a single pixel is decoded.
         if raw_w * raw_h > max_pixels:
             raise BadImage(f"decompression_bomb: {raw_w}x{raw_h}", raw_w, raw_h)
-        width, height, orientation = _oriented_size(im)
+        width, height, orientation = oriented_size(im)
         frames = 1
         try:
             frames = int(getattr(im, "n_frames", 1))  # only the animated formats' plugins define it

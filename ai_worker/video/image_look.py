@@ -17,14 +17,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ai_worker.errors import ImageError
+from ai_worker.video.image_decode import oriented_size, to_rgb
 
 logger = logging.getLogger(__name__)
 
 Orientation = Literal["landscape", "square", "portrait"]
 SQUARE_TOLERANCE = 0.1
 """Aspect ratios within 10 % of 1:1 count as square."""
-_ROTATED = frozenset({5, 6, 7, 8})
-"""EXIF orientations that swap width and height."""
 _LOOK_SIDE = 128
 DARK_BELOW = 0.3
 BRIGHT_ABOVE = 0.62
@@ -77,18 +76,13 @@ class ImageLook:
         return f"{article} {light} {self.orientation} photo with {self.colour}, {cast} colours"
 
 
-def _open_upright_size(image: Image.Image) -> tuple[int, int]:
-    width, height = image.size
-    orientation = image.getexif().get(0x0112)
-    return (height, width) if orientation in _ROTATED else (width, height)
-
-
 @lru_cache(maxsize=256)
 def _cached_size(path: str, size: int, mtime_ns: int) -> tuple[int, int]:
     del size, mtime_ns
     try:
         with Image.open(path) as image:
-            return _open_upright_size(image)
+            width, height, _ = oriented_size(image)
+            return width, height
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageError(f"{path}: cannot read the image size ({exc})") from exc
 
@@ -98,9 +92,9 @@ def _cached_look(path: str, size: int, mtime_ns: int) -> ImageLook:
     del size, mtime_ns
     try:
         with Image.open(path) as image:
-            width, height = _open_upright_size(image)
+            width, height, _ = oriented_size(image)
             image.draft("RGB", (_LOOK_SIDE, _LOOK_SIDE))
-            small = image.convert("RGB")
+            small = to_rgb(image)
             small.thumbnail((_LOOK_SIDE, _LOOK_SIDE))
             pixels = np.asarray(small, dtype=np.float32)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
