@@ -101,11 +101,8 @@ class PostRun:
         return self.clips_dir / f"scene_{work.index:02d}_{work.record.fingerprint}_r{rung.number}{suffix}.mp4"
 
     def simple_prompt(self, scene: SceneDecision) -> str:
-        prompt = scene.video_prompt or ""
-        if scene.video_prompt_simple:
-            return scene.video_prompt_simple
-        simple = self.simplify(prompt)
-        return simple if simple.strip() else prompt
+        # `simplify` (VideoManager.simplify) already falls back to the prompt when it simplifies to nothing.
+        return scene.video_prompt_simple or self.simplify(scene.video_prompt or "")
 
     # --- setup -------------------------------------------------------------------------------------------
 
