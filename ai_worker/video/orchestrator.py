@@ -72,7 +72,6 @@ class Orchestrator:
         *, clock: Clock = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.ladder = ladder
         self.gpu = gpu
         self.clock = clock
         self.scheduler = Scheduler(ladder, bench_seconds=settings.comfyui_bench_seconds,

@@ -68,7 +68,6 @@ class PostRun:
         self.mood = mood
         self.post_id = post_id
         self.title = title
-        self.output_dir = output_dir
         self.clips_dir = output_dir / CLIPS_DIR
         self.store = store
         self.on_event = on_event
