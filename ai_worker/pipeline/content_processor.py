@@ -66,7 +66,8 @@ class PostInput:
 
 async def phase_4_5_assign_modes(post: Post, *, settings: Settings, out_dir: Path) -> None:
     """Phase 4.5: text- or image-to-video per scene (downloads and scores images)."""
-    # A post built in code may carry audio paths relative to its file (the post file loader resolves its own).
+    # Audio paths relative to the post file remain in posts built in code and in scenes the loader kept from a
+    # rejected scene (it resolves only the scenes it accepts); resolving is idempotent for the rest.
     resolve_audio_paths(post.scenes, post.base_dir)
     await assign_video_modes(
         post.scenes, post_id=post.post_id, settings=settings, out_dir=out_dir, base_dir=post.base_dir

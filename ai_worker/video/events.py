@@ -29,70 +29,58 @@ class VideoGenerationResult:
 
 
 @dataclass(frozen=True)
-class SceneStarted:
+class SceneEvent:
+    """What every event names: the scene, how many scenes its post has, and the post."""
+
     scene_index: int
     total_scenes: int
-    mode: str
-    fingerprint: str
-    post_id: str = ""
+    post_id: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True)
-class AttemptStarted:
-    scene_index: int
-    total_scenes: int
+class SceneStarted(SceneEvent):
+    mode: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class AttemptStarted(SceneEvent):
     rung: int
     label: str
     server: str
     params: dict[str, object]
     reattach: bool = False
-    post_id: str = ""
 
 
 @dataclass(frozen=True)
-class Progress:
-    scene_index: int
-    total_scenes: int
+class Progress(SceneEvent):
     progress: ProgressEvent
-    post_id: str = ""
 
 
 @dataclass(frozen=True)
-class AttemptFailed:
-    scene_index: int
-    total_scenes: int
+class AttemptFailed(SceneEvent):
     rung: int
     error_type: str
     message: str
     action: str
-    post_id: str = ""
 
 
 @dataclass(frozen=True)
-class SceneDone:
-    scene_index: int
-    total_scenes: int
+class SceneDone(SceneEvent):
     clip_path: Path
     attempts: int
     reused: bool = False
-    post_id: str = ""
 
 
 @dataclass(frozen=True)
-class SceneFailed:
-    scene_index: int
-    total_scenes: int
+class SceneFailed(SceneEvent):
     reason: str
     attempts: int
-    post_id: str = ""
 
 
 @dataclass(frozen=True)
-class SceneSkipped:
-    scene_index: int
-    total_scenes: int
+class SceneSkipped(SceneEvent):
     reason: str
-    post_id: str = ""
 
 
 ManagerEvent = SceneStarted | AttemptStarted | Progress | AttemptFailed | SceneDone | SceneFailed | SceneSkipped

@@ -72,7 +72,6 @@ class Orchestrator:
         *, clock: Clock = time.monotonic,
     ) -> None:
         self.settings = settings
-        self.ladder = ladder
         self.gpu = gpu
         self.clock = clock
         self.scheduler = Scheduler(ladder, bench_seconds=settings.comfyui_bench_seconds,
@@ -228,7 +227,7 @@ class Orchestrator:
         record.clip_prompt = work.scene.video_prompt
         if not work.started:
             work.started = True
-            post.emit(SceneStarted(work.index, post.total, job.mode, record.fingerprint, post.post_id))
+            post.emit(SceneStarted(work.index, post.total, job.mode, record.fingerprint, post_id=post.post_id))
         post.emit(AttemptStarted(work.index, post.total, rung.number, rung.label, lane.server.name,
                                  dict(attempt.params), reattach=resume is not None, post_id=post.post_id))
         post.save()
@@ -241,7 +240,7 @@ class Orchestrator:
             post.save()
 
         def on_progress(event: ProgressEvent) -> None:
-            post.emit(Progress(work.index, post.total, event, post.post_id))
+            post.emit(Progress(work.index, post.total, event, post_id=post.post_id))
 
         hooks = GenerationHooks(on_progress=on_progress, on_submitted=on_submitted)
         started = time.monotonic()
@@ -290,7 +289,7 @@ class Orchestrator:
                 logger.error("benching %s for %g s (last: %s)", lane.server.name, self.settings.comfyui_bench_seconds,
                              message)
         work.post.emit(AttemptFailed(work.index, work.post.total, attempt.rung, attempt.error_type or "", message,
-                                     decision.action, work.post.post_id))
+                                     decision.action, post_id=work.post.post_id))
         if ended is not None:
             self._ended(ended)
         else:

@@ -68,7 +68,6 @@ class PostRun:
         self.mood = mood
         self.post_id = post_id
         self.title = title
-        self.output_dir = output_dir
         self.clips_dir = output_dir / CLIPS_DIR
         self.store = store
         self.on_event = on_event
@@ -101,11 +100,8 @@ class PostRun:
         return self.clips_dir / f"scene_{work.index:02d}_{work.record.fingerprint}_r{rung.number}{suffix}.mp4"
 
     def simple_prompt(self, scene: SceneDecision) -> str:
-        prompt = scene.video_prompt or ""
-        if scene.video_prompt_simple:
-            return scene.video_prompt_simple
-        simple = self.simplify(prompt)
-        return simple if simple.strip() else prompt
+        # `simplify` (VideoManager.simplify) already falls back to the prompt when it simplifies to nothing.
+        return scene.video_prompt_simple or self.simplify(scene.video_prompt or "")
 
     # --- setup -------------------------------------------------------------------------------------------
 
@@ -126,7 +122,7 @@ class PostRun:
             elif start.kind == "failed":
                 self.results[index].failure_reason = start.reason
                 if start.new:
-                    self.emit(SceneFailed(index, self.total, start.reason or "failed", 0, self.post_id))
+                    self.emit(SceneFailed(index, self.total, start.reason or "failed", 0, post_id=self.post_id))
             elif scene.video_mode is not None:
                 job = Job(post=self.number, index=index, mode=scene.video_mode, rung_pos=start.rung_pos,
                           resume_server=start.resume.server if start.resume else None)
@@ -140,7 +136,7 @@ class PostRun:
         record.skip_reason = reason
         self.results[index].skipped = True
         self.results[index].failure_reason = reason
-        self.emit(SceneSkipped(index, self.total, reason, self.post_id))
+        self.emit(SceneSkipped(index, self.total, reason, post_id=self.post_id))
 
     def backend_down(self, reason: str) -> None:
         """The seed: when the backend's health check fails no clip is attempted and the scenes stay static."""
@@ -158,7 +154,7 @@ class PostRun:
         result.clip_path = clip
         result.reused = reused
         self.emit(SceneDone(index, self.total, clip, len(self.manifest.scenes[index].attempts), reused,
-                            self.post_id))
+                            post_id=self.post_id))
 
     def succeeded(self, work: SceneWork, clip: Path) -> None:
         record = work.record
@@ -180,7 +176,7 @@ class PostRun:
         self.results[work.index].failure_reason = reason
         logger.warning("post %s, scene %d: no clip (%s)", self.post_id, work.index, reason)
         self.save()
-        self.emit(SceneFailed(work.index, self.total, reason, len(record.attempts), self.post_id))
+        self.emit(SceneFailed(work.index, self.total, reason, len(record.attempts), post_id=self.post_id))
 
     def interrupted(self) -> None:
         """Cancelled or broken: what is recorded stays consistent for a resume."""

@@ -127,9 +127,6 @@ class Scheduler:
     def outstanding(self) -> bool:
         return any(job.state in ("queued", "running") for job in self.jobs)
 
-    def server_named(self, name: str) -> Server | None:
-        return next((s for s in self.servers if s.name == name), None)
-
     # --- benching ----------------------------------------------------------------------------------------
 
     def bench(self, server: Server, reason: str) -> None:
@@ -142,10 +139,6 @@ class Scheduler:
         now = self.clock()
         return [s for s in self.servers if s.benched_until is not None and not s.checking
                 and now >= s.benched_until]
-
-    def next_due(self) -> float | None:
-        times = [s.benched_until for s in self.servers if s.benched_until is not None and not s.checking]
-        return min(times) if times else None
 
     def checked(self, server: Server, healthy: bool) -> None:
         server.checking = False
