@@ -54,13 +54,10 @@ from ai_worker.video import comfy_protocol as proto
 from ai_worker.video import comfy_queries, workflows
 from ai_worker.video.comfy_http import ComfyHTTP
 from ai_worker.video.comfy_outputs import DownloadLimits, fetch_output
-from ai_worker.video.comfy_queries import CANCEL_TIMEOUT
-from ai_worker.video.comfy_upload import resize_for_upload, upload_image, upload_name
-from ai_worker.video.comfy_watch import WS_MAX_MESSAGE, ComfyUIWatcher, Phase, close_socket, open_socket
+from ai_worker.video.comfy_upload import upload_image
+from ai_worker.video.comfy_watch import ComfyUIWatcher, Phase, close_socket, open_socket
 from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, ModelVariant
 from config.settings import Settings
-
-__all__ = ["CANCEL_TIMEOUT", "WS_MAX_MESSAGE", "ComfyUIClient", "resize_for_upload", "upload_name"]
 
 logger = logging.getLogger(__name__)
 
