@@ -9,17 +9,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
 
-from ai_worker.cli.console import make_console, setup_logging
+from ai_worker.cli.console import EXIT_BAD_SETTINGS, make_console, settings_error_line, setup_logging
 from ai_worker.doctor import Check, DoctorReport, run_doctor
 from ai_worker.doctor_report import report_json
 from config.settings import load_settings
 
 EXIT_FAILED = 1
-EXIT_BAD_SETTINGS = 2
 
 
 def _status(check: Check) -> Text:
@@ -64,13 +62,15 @@ def doctor(
     output folder and Ollama; exit 1 when something fails."""
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
+    # Not `settings_or_exit`: with --json the error must be JSON on stdout too.
     try:
         settings = load_settings()
-    except ValidationError as exc:
+    except ValueError as exc:
+        error = "settings are invalid: " + settings_error_line(exc).removeprefix("settings: ")
         if as_json:
-            console.print_json(json.dumps({"ok": False, "error": f"settings are invalid: {exc}"}))
+            console.print_json(json.dumps({"ok": False, "error": error}))
         else:
-            console.print(Text(f"settings are invalid:\n{exc}", style="bold red"))
+            console.print(Text(error, style="bold red"), soft_wrap=True)
         raise typer.Exit(EXIT_BAD_SETTINGS) from None
     with tempfile.TemporaryDirectory(prefix="wagglebot-doctor-") as scratch:
         report = asyncio.run(run_doctor(settings, smoke_dir=Path(scratch) if smoke else None))

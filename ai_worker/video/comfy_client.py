@@ -54,13 +54,10 @@ from ai_worker.video import comfy_protocol as proto
 from ai_worker.video import comfy_queries, workflows
 from ai_worker.video.comfy_http import ComfyHTTP
 from ai_worker.video.comfy_outputs import DownloadLimits, fetch_output
-from ai_worker.video.comfy_queries import CANCEL_TIMEOUT
-from ai_worker.video.comfy_upload import resize_for_upload, upload_image, upload_name
-from ai_worker.video.comfy_watch import WS_MAX_MESSAGE, ComfyUIWatcher, Phase, close_socket, open_socket
+from ai_worker.video.comfy_upload import upload_image
+from ai_worker.video.comfy_watch import ComfyUIWatcher, Phase, close_socket, open_socket
 from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, ModelVariant
 from config.settings import Settings
-
-__all__ = ["CANCEL_TIMEOUT", "WS_MAX_MESSAGE", "ComfyUIClient", "resize_for_upload", "upload_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +183,7 @@ class ComfyUIClient:
         stem, which carries its scene, rung and try, hence its seed), so a file under it is this request's
         clip; it is validated like any other before it counts."""
         subfolder, _, base = workflows.filename_prefix_for(request).rpartition("/")
-        dest = request.output_path if request.output_path.is_absolute() else self.output_dir / request.output_path
+        dest = self.output_dir / request.output_path  # an absolute output_path stays as it is
         for name in (f"{base}_00001.mp4", f"{base}_00001_.mp4"):  # VHS_VideoCombine, SaveVideo
             output = proto.OutputFile(filename=name, subfolder=subfolder, type="output")
             try:
@@ -304,7 +301,7 @@ class ComfyUIClient:
             raise InvalidOutputError(
                 f"ComfyUI at {self.name}: prompt {prompt_id} succeeded but reported no video output",
                 server=self.name, prompt_id=prompt_id)
-        dest = request.output_path if request.output_path.is_absolute() else self.output_dir / request.output_path
+        dest = self.output_dir / request.output_path  # an absolute output_path stays as it is
         limits = self._download_limits()
         await fetch_output(self._api.client, outputs[-1], dest, shared_dir=self.settings.comfyui_shared_output_dir,
                            limits=limits, server=self.name, prompt_id=prompt_id)

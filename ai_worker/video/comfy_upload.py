@@ -43,9 +43,7 @@ async def upload_image(api: ComfyHTTP, source: Path, width: int, height: int) ->
     """Upload the (resized) init image under a content-derived name; return the name the server chose."""
     data = await asyncio.to_thread(resize_for_upload, source, width, height)
     files = {"image": (upload_name(data), data, "image/png")}
-    response = await api.request("POST", "/upload/image", files=files, check=False)
-    api.raise_for_status(response, "POST /upload/image")
-    answer = api.json_of(response)
+    answer = api.json_of(await api.request("POST", "/upload/image", files=files))
     name = answer.get("name")
     if not isinstance(name, str) or not name:
         raise ComfyUIError(f"ComfyUI at {api.server}: upload answered without a name: {answer!r}",

@@ -19,7 +19,7 @@ from ai_worker.errors import ComfyUIConnectionError, ComfyUIExecutionError, Prom
 from ai_worker.video import comfy_protocol as proto
 from ai_worker.video import workflows
 from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.generator import ClipRequest, GenerationHooks
+from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
 from ai_worker.video.ladder import Rung, build_ladder
 from ai_worker.video.probe import probe_clip
 from ai_worker.video.workflow_sets import all_sets
@@ -131,9 +131,8 @@ async def _wait_running(client: ComfyUIClient, prompt_id: str) -> None:
     raise AssertionError(f"prompt {prompt_id} never started")
 
 
-async def test_cancel_a_running_job(make_client: ClientFactory, tmp_path: Path) -> None:
-    client = make_client("core")
-    rung = build_ladder(client.settings)[0]
+async def _start_running(client: ComfyUIClient, request: ClipRequest) -> tuple[asyncio.Task[ClipResult], str]:
+    """`request` as a text-to-video job in its own task, once the server runs it; the task and its prompt id."""
     ids: list[str] = []
     submitted = asyncio.Event()
 
@@ -141,20 +140,26 @@ async def test_cancel_a_running_job(make_client: ClientFactory, tmp_path: Path) 
         ids.append(prompt_id)
         submitted.set()
 
-    hooks = GenerationHooks(on_submitted=on_submitted)
-    # A prompt the server has not encoded yet: the text encoder keeps the job busy long enough to cancel.
-    request = rung_request(rung, tmp_path, mode="t2v", prompt=f"A slow river at dawn {uuid.uuid4().hex}")
-    job = asyncio.create_task(client.generate_t2v(request, hooks))
+    job = asyncio.create_task(client.generate_t2v(request, GenerationHooks(on_submitted=on_submitted)))
     await submitted.wait()
     await _wait_running(client, ids[0])
+    return job, ids[0]
+
+
+async def test_cancel_a_running_job(make_client: ClientFactory, tmp_path: Path) -> None:
+    client = make_client("core")
+    rung = build_ladder(client.settings)[0]
+    # A prompt the server has not encoded yet: the text encoder keeps the job busy long enough to cancel.
+    request = rung_request(rung, tmp_path, mode="t2v", prompt=f"A slow river at dawn {uuid.uuid4().hex}")
+    job, prompt_id = await _start_running(client, request)
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
     for _ in range(600):
-        if proto.queue_state(await client._get_json("/queue"), ids[0]) == "absent":
+        if proto.queue_state(await client._get_json("/queue"), prompt_id) == "absent":
             break
         await asyncio.sleep(0.5)
-    history = proto.parse_history(await client._get_json(f"/history/{ids[0]}"), ids[0])
+    history = proto.parse_history(await client._get_json(f"/history/{prompt_id}"), prompt_id)
     assert history is not None and history.outcome == "interrupted"
 
 
@@ -185,18 +190,8 @@ async def test_restart_mid_job_loses_the_prompt_and_the_server_comes_back(make_c
                                                                           tmp_path: Path) -> None:
     client = make_client("core", comfyui_max_poll_errors=1000)
     rung = build_ladder(client.settings)[0]
-    ids: list[str] = []
-    submitted = asyncio.Event()
-
-    def on_submitted(_server: str, prompt_id: str) -> None:
-        ids.append(prompt_id)
-        submitted.set()
-
-    hooks = GenerationHooks(on_submitted=on_submitted)
     request = rung_request(rung, tmp_path, mode="t2v", prompt=f"A train crosses a bridge {uuid.uuid4().hex}")
-    job = asyncio.create_task(client.generate_t2v(request, hooks))
-    await submitted.wait()
-    await _wait_running(client, ids[0])
+    job, _ = await _start_running(client, request)
     restart = await asyncio.create_subprocess_shell(os.environ[RESTART_ENV])
     async with asyncio.timeout(300):
         assert await restart.wait() == 0

@@ -25,7 +25,8 @@ from ai_worker.errors import (
     PromptLostError,
 )
 from ai_worker.video import comfy_protocol as proto
-from ai_worker.video.comfy_client import ComfyUIClient, upload_name
+from ai_worker.video.comfy_client import ComfyUIClient
+from ai_worker.video.comfy_upload import upload_name
 from ai_worker.video.generator import ClipRequest, GenerationHooks, ModelVariant, ProgressEvent, VideoGenerator
 from ai_worker.video.probe import validate_clip
 from config.settings import Settings

@@ -24,29 +24,14 @@ from ai_worker.errors import (
 )
 from ai_worker.video import comfy_protocol as proto
 from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.generator import ClipRequest, GenerationHooks
+from ai_worker.video.generator import GenerationHooks
 from ai_worker.video.ladder import ErrorAction, classify
 from config.settings import Settings
 from tests.fakes.fake_comfyui import DATA_DIR, FakeComfyUI
+from tests.video.test_comfy_client import Sleeps, make_request, until
 
 CAPTURED: dict[str, Any] = json.loads((DATA_DIR / "execution_error_bad_header.json").read_text(encoding="utf-8"))
 BAD_HEADER: dict[str, Any] = CAPTURED["history_message"][1]
-
-
-class NoSleep:
-    """Injected sleep: takes (almost) no time and counts calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls += 1
-        await asyncio.sleep(0.005)
-
-
-def request(tmp_path: Path, name: str = "clip.mp4", prompt: str = "A cat walks on a wall") -> ClipRequest:
-    return ClipRequest(prompt=prompt, negative_prompt="blurry", width=64, height=64, num_frames=9, fps=24, steps=2,
-                       cfg=3.0, seed=7, output_path=tmp_path / "clips" / name)
 
 
 @pytest.fixture
@@ -58,7 +43,7 @@ async def server(tmp_path: Path) -> AsyncIterator[FakeComfyUI]:
 @pytest.fixture
 async def client(server: FakeComfyUI, tmp_path: Path) -> AsyncIterator[ComfyUIClient]:
     async with ComfyUIClient(server.url, tmp_path / "out", settings=Settings(_env_file=None),
-                             sleep=NoSleep()) as made:
+                             sleep=Sleeps()) as made:
         yield made
 
 
@@ -113,7 +98,7 @@ async def test_loader_failure_through_the_client_is_permanent(server: FakeComfyU
     server.faults.push("error", at="CheckpointLoaderSimple", exception_type=BAD_HEADER["exception_type"],
                        message=BAD_HEADER["exception_message"])
     with pytest.raises(ComfyUIPermanentExecutionError) as caught:
-        await client.generate_t2v(request(tmp_path))
+        await client.generate_t2v(make_request(tmp_path))
     assert caught.value.node_id == "1"
     assert "cannot load ltx-2-19b-dev-fp8.safetensors" in str(caught.value)
 
@@ -121,7 +106,7 @@ async def test_loader_failure_through_the_client_is_permanent(server: FakeComfyU
 async def test_large_execution_error_arrives_whole(server: FakeComfyUI, client: ComfyUIClient, tmp_path: Path) -> None:
     server.faults.push("error", exception_type="RuntimeError", message="mat1 and mat2 shapes cannot be multiplied")
     with pytest.raises(ComfyUIExecutionError) as caught:
-        await client.generate_t2v(request(tmp_path))
+        await client.generate_t2v(make_request(tmp_path))
     assert type(caught.value) is ComfyUIExecutionError
     entry = next(iter(server.history.values()))
     error = entry["status"]["messages"][-1][1]
@@ -146,7 +131,7 @@ async def test_foreign_origin_is_refused_like_the_real_server(server: FakeComfyU
 
 
 async def test_the_client_sends_no_foreign_origin(server: FakeComfyUI, client: ComfyUIClient, tmp_path: Path) -> None:
-    result = await client.generate_t2v(request(tmp_path))
+    result = await client.generate_t2v(make_request(tmp_path))
     assert result.path.is_file()
     assert all(headers.get("Origin") in (None, f"http://127.0.0.1:{server.port}")
                for headers in server.request_headers)
@@ -158,9 +143,9 @@ async def test_the_client_sends_no_foreign_origin(server: FakeComfyUI, client: C
 async def test_same_graph_twice_is_a_cache_hit_without_a_new_file(server: FakeComfyUI, client: ComfyUIClient,
                                                                   tmp_path: Path) -> None:
     graph = server_graph(client, tmp_path)
-    first = await client.run_graph(json.loads(json.dumps(graph)), request(tmp_path, "a.mp4"))
+    first = await client.run_graph(json.loads(json.dumps(graph)), make_request(tmp_path, "a.mp4"))
     files = sorted(p.name for p in (server.output_dir / "wagglebot").iterdir())
-    second = await client.run_graph(json.loads(json.dumps(graph)), request(tmp_path, "b.mp4"))
+    second = await client.run_graph(json.loads(json.dumps(graph)), make_request(tmp_path, "b.mp4"))
     assert server.cache_hits == [second.prompt_id]
     assert sorted(p.name for p in (server.output_dir / "wagglebot").iterdir()) == files  # nothing new written
     assert first.path.read_bytes() == second.path.read_bytes()
@@ -168,7 +153,7 @@ async def test_same_graph_twice_is_a_cache_hit_without_a_new_file(server: FakeCo
     assert cached[0] == "execution_cached" and set(cached[1]["nodes"]) == set(graph)
     # POST /free with free_memory empties the cache: the same graph runs again
     await client.free_memory()
-    third = await client.run_graph(json.loads(json.dumps(graph)), request(tmp_path, "c.mp4"))
+    third = await client.run_graph(json.loads(json.dumps(graph)), make_request(tmp_path, "c.mp4"))
     assert server.cache_hits == [second.prompt_id] and third.prompt_id in server.jobs_run
 
 
@@ -176,7 +161,7 @@ def server_graph(client: ComfyUIClient, tmp_path: Path) -> dict[str, Any]:
     from ai_worker.video import workflows
 
     workflow = workflows.load_workflow("t2v_ltx2.json")
-    params = workflows.build_params(request(tmp_path, "same.mp4"), client.settings)
+    params = workflows.build_params(make_request(tmp_path, "same.mp4"), client.settings)
     return workflows.patch_workflow(workflow, workflows.params_for(workflow, params))
 
 
@@ -186,7 +171,7 @@ def server_graph(client: ComfyUIClient, tmp_path: Path) -> dict[str, Any]:
 async def test_restart_refuses_connections_until_up_and_forgets_everything(server: FakeComfyUI,
                                                                             client: ComfyUIClient,
                                                                             tmp_path: Path) -> None:
-    done = await client.generate_t2v(request(tmp_path))
+    done = await client.generate_t2v(make_request(tmp_path))
     assert server.history
     up = asyncio.Event()
     restarting = asyncio.create_task(server.restart(up=up))
@@ -205,25 +190,24 @@ async def test_restart_refuses_connections_until_up_and_forgets_everything(serve
         await restarting
         assert (await http.get("/system_stats")).status_code == 200
         assert (await http.get(f"/history/{done.prompt_id}")).json() == {}
-    assert (await client.generate_t2v(request(tmp_path, "after.mp4"))).path.is_file()
+    assert (await client.generate_t2v(make_request(tmp_path, "after.mp4"))).path.is_file()
 
 
 async def test_restart_mid_job_loses_the_prompt_after_downtime(server: FakeComfyUI, tmp_path: Path) -> None:
     up = asyncio.Event()
-    sleeps = NoSleep()
 
-    class WakeAfterPolls(NoSleep):
-        async def __call__(self, seconds: float) -> None:
-            await sleeps(seconds)
-            if sleeps.calls >= 3:
-                up.set()  # the server comes back after three failed polls
+    def wake_after_polls() -> None:
+        if len(sleeps.calls) >= 3:
+            up.set()  # the server comes back after three failed polls
+
+    sleeps = Sleeps(hook=wake_after_polls)
 
     server.faults.push("restart", up=up)
     async with ComfyUIClient(server.url, tmp_path / "out", settings=Settings(_env_file=None),
-                             sleep=WakeAfterPolls()) as client:
+                             sleep=sleeps) as client:
         with pytest.raises(PromptLostError):
-            await client.generate_t2v(request(tmp_path))
-    assert sleeps.calls >= 3 and server.restarts == 1
+            await client.generate_t2v(make_request(tmp_path))
+    assert len(sleeps.calls) >= 3 and server.restarts == 1
 
 
 # --- cooperative interrupt -------------------------------------------------------------------------------
@@ -235,7 +219,7 @@ async def test_interrupt_lands_at_the_next_progress_update_not_at_once(server: F
     server.faults.push("hold", until=release)
     ids: list[str] = []
     hooks = GenerationHooks(on_submitted=lambda _server, prompt_id: ids.append(prompt_id))
-    job = asyncio.create_task(client.generate_t2v(request(tmp_path), hooks))
+    job = asyncio.create_task(client.generate_t2v(make_request(tmp_path), hooks))
     await until(lambda: server.running is not None and server.running.current_node == "11")
     async with httpx.AsyncClient(base_url=server.url) as http:
         await http.post("/interrupt", json={"prompt_id": ids[0]})
@@ -245,11 +229,3 @@ async def test_interrupt_lands_at_the_next_progress_update_not_at_once(server: F
     with pytest.raises(ComfyUIInterruptedError, match="at node 11"):
         await job
     assert server.history[ids[0]]["status"]["messages"][-1][0] == "execution_interrupted"
-
-
-async def until(predicate: Any) -> None:
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
