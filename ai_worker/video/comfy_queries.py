@@ -12,11 +12,10 @@ import httpx
 from ai_worker.errors import ComfyUIError
 from ai_worker.video import comfy_protocol as proto
 from ai_worker.video.comfy_http import ComfyHTTP
+from ai_worker.video.generator import CANCEL_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
 
-CANCEL_TIMEOUT = 10.0
-"""Seconds the server-side cancel (queue delete / interrupt) may take; it must not hang a shutdown."""
 
 
 async def health_problem(api: ComfyHTTP, timeout: float) -> str | None:
@@ -54,7 +53,7 @@ async def model_listing(api: ComfyHTTP, folder: str) -> list[Any] | None:
 async def cancel(api: ComfyHTTP, prompt_id: str) -> None:
     """Delete `prompt_id` from the queue if pending, interrupt it if running. Never raises."""
     try:
-        async with asyncio.timeout(CANCEL_TIMEOUT):
+        async with asyncio.timeout(CANCEL_TIMEOUT_S):
             try:
                 state = proto.queue_state(await api.get_json("/queue"), prompt_id)
             except ComfyUIError:

@@ -21,8 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from ai_worker.errors import ComfyUIConnectionError, ComfyUIError, ComfyUIServerError, PromptLostError
 from ai_worker.video import comfy_protocol as proto
 from ai_worker.video.comfy_http import ComfyHTTP
-from ai_worker.video.comfy_queries import CANCEL_TIMEOUT
-from ai_worker.video.generator import GenerationHooks, ProgressEvent
+from ai_worker.video.generator import CANCEL_TIMEOUT_S, GenerationHooks, ProgressEvent
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ async def close_socket(ws: ClientConnection, *, graceful: bool) -> None:
         ws.transport.abort()
         return
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(ws.close(), timeout=CANCEL_TIMEOUT)
+        await asyncio.wait_for(ws.close(), timeout=CANCEL_TIMEOUT_S)
 
 
 class ComfyUIWatcher:

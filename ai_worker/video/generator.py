@@ -19,6 +19,7 @@ from typing import Literal, Protocol, runtime_checkable
 logger = logging.getLogger(__name__)
 
 CANCEL_TIMEOUT_S = 10.0
+"""Seconds a cancel (queue delete / interrupt / socket close) may take; it must not hang a shutdown."""
 HEALTH_TIMEOUT_S = 30.0
 
 ModelVariant = Literal["full", "distilled"]
