@@ -19,9 +19,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_serializer, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
 
 from ai_worker.errors import InputError, OutputError
 from ai_worker.video.manifest_paths import convert_paths, relative_to_folder, resolve_in_folder
@@ -55,6 +55,10 @@ def _to_iso(value: float | None) -> str | None:
     return None if value is None else iso_time(value)
 
 
+Time = Annotated[float, BeforeValidator(_from_iso), PlainSerializer(_to_iso, when_used="json")]
+"""Unix seconds in memory, ISO 8601 (UTC) on disk; version 1's numbers still load."""
+
+
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
 FailureKind = Literal["exhausted", "fatal", "unavailable", "external"]
 """Why a scene failed: every rung was tried; an error no rung can fix; no server could take it; or something
@@ -70,7 +74,7 @@ class AttemptRecord(BaseModel):
     seed: int | None = None
     server: str | None = None
     prompt_id: str | None = None
-    started_at: float = Field(default_factory=time.time)
+    started_at: Time = Field(default_factory=time.time)
     duration_s: float | None = None
     error: str | None = None
     error_type: str | None = None
@@ -86,15 +90,6 @@ class AttemptRecord(BaseModel):
     """`clip_plan.ClipShape.as_record()`: the width, height and frames asked for, and why."""
     probed_seconds: float | None = None
     """The clip's real duration (probed), beside the narration length and frames asked in `shape`."""
-
-    @field_validator("started_at", mode="before")
-    @classmethod
-    def _times_in(cls, value: object) -> object:
-        return _from_iso(value)
-
-    @field_serializer("started_at", when_used="json")
-    def _times_out(self, value: float | None) -> str | None:
-        return _to_iso(value)
 
     @property
     def ok(self) -> bool:
@@ -171,18 +166,9 @@ class ManifestSummary(BaseModel):
     skipped: int = 0
     """Scenes that stay static (no clip attempted)."""
     final_scenes: int = 0
-    run_started_at: float | None = None
-    run_finished_at: float | None = None
+    run_started_at: Time | None = None
+    run_finished_at: Time | None = None
     run_seconds: float | None = None
-
-    @field_validator("run_started_at", "run_finished_at", mode="before")
-    @classmethod
-    def _times_in(cls, value: object) -> object:
-        return _from_iso(value)
-
-    @field_serializer("run_started_at", "run_finished_at", when_used="json")
-    def _times_out(self, value: float | None) -> str | None:
-        return _to_iso(value)
 
 
 class Manifest(BaseModel):
@@ -194,8 +180,8 @@ class Manifest(BaseModel):
     mood: str = "daily"
     backend: str | None = None
     backend_reason: str | None = None
-    created_at: float = Field(default_factory=time.time)
-    updated_at: float = Field(default_factory=time.time)
+    created_at: Time = Field(default_factory=time.time)
+    updated_at: Time = Field(default_factory=time.time)
     scenes: list[SceneRecord] = Field(default_factory=list)
     input_errors: list[str] = Field(default_factory=list)
     final_scenes: list[FinalScene] = Field(default_factory=list)
@@ -203,15 +189,6 @@ class Manifest(BaseModel):
     visual_anchor: VisualAnchor | None = None
     """The post's one look (main character, place, time of day, palette) every T2V prompt was written with."""
     summary: ManifestSummary | None = None
-
-    @field_validator("created_at", "updated_at", mode="before")
-    @classmethod
-    def _times_in(cls, value: object) -> object:
-        return _from_iso(value)
-
-    @field_serializer("created_at", "updated_at", when_used="json")
-    def _times_out(self, value: float | None) -> str | None:
-        return _to_iso(value)
 
     def by_fingerprint(self) -> dict[str, SceneRecord]:
         return {scene.fingerprint: scene for scene in self.scenes}

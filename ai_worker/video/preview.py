@@ -69,14 +69,6 @@ class PreviewResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _clip_problem(path: Path) -> str | None:
-    try:
-        probe_clip(path)
-    except InvalidClipError as exc:
-        return str(exc).removeprefix(f"{path}: ")
-    return None
-
-
 def _part_key(source: Path, frames: int, layout: PreviewLayout) -> str:
     stat = source.stat()
     raw = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{frames}|{layout.area.width}x{layout.area.height}"
@@ -121,8 +113,28 @@ class PreviewBuilder:
         self.work = folder / WORK_DIR
         self.font = find_korean_font(settings.preview_font)
         self.notes: list[str] = []
+        self._probes: dict[Path, ClipInfo | InvalidClipError] = {}
         self._done = 0
         self._total = 1
+
+    def _probe(self, path: Path) -> ClipInfo:
+        """`probe_clip`, once per clip per build (the plan, the fit and the clip total all ask)."""
+        if path not in self._probes:
+            try:
+                self._probes[path] = probe_clip(path)
+            except InvalidClipError as exc:
+                self._probes[path] = exc
+        found = self._probes[path]
+        if isinstance(found, InvalidClipError):
+            raise found
+        return found
+
+    def _clip_problem(self, path: Path) -> str | None:
+        try:
+            self._probe(path)
+        except InvalidClipError as exc:
+            return str(exc).removeprefix(f"{path}: ")
+        return None
 
     def _step(self, label: str) -> None:
         self._done += 1
@@ -136,7 +148,7 @@ class PreviewBuilder:
         if manifest is None:
             raise InputError(f"{self.folder}: no {MANIFEST_NAME} here (run `wagglebot-video run` first)")
         plan = await asyncio.to_thread(
-            plan_preview, manifest, fps=self.layout.fps, audio_seconds=audio_duration, clip_problem=_clip_problem
+            plan_preview, manifest, fps=self.layout.fps, audio_seconds=audio_duration, clip_problem=self._clip_problem
         )
         if not plan.scenes:
             raise InputError(f"{store.path}: no scenes to preview")
@@ -168,7 +180,7 @@ class PreviewBuilder:
             plan=plan,
             pictures=pictures,
             build_seconds=time.monotonic() - started,
-            clip_seconds=await asyncio.to_thread(self._clip_seconds, plan),
+            clip_seconds=self._clip_seconds(plan),
             font=f"{self.font[0].name} ({self.font[1]})" if self.font else None,
             notes=self.notes,
         )
@@ -201,7 +213,7 @@ class PreviewBuilder:
 
     async def _fit(self, scene: PlannedScene) -> tuple[Segment, str]:
         assert scene.clip is not None
-        info = await asyncio.to_thread(probe_clip, scene.clip)
+        info = await asyncio.to_thread(self._probe, scene.clip)
         if _already_fitted(info, scene.frames, self.layout):
             return Segment(scene.clip, scene.frames), "as is"
         area = self.layout.area
@@ -299,16 +311,13 @@ class PreviewBuilder:
                 if old not in used:
                     old.unlink()
 
-    @staticmethod
-    def _clip_seconds(plan: PreviewPlan) -> float:
-        total = 0.0
-        for scene in plan.scenes:
-            if scene.clip is not None:
-                try:
-                    total += probe_clip(scene.clip).duration
-                except InvalidClipError:
-                    continue
-        return total
+    def _clip_seconds(self, plan: PreviewPlan) -> float:
+        """From the probes the plan already made (a clip deleted since then still counts what it held)."""
+        return sum(
+            found.duration
+            for scene in plan.scenes
+            if scene.clip is not None and isinstance(found := self._probes.get(scene.clip), ClipInfo)
+        )
 
 
 async def build_preview(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 
 import av
 import av.error
+from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from ai_worker.errors import InvalidClipError
@@ -235,3 +236,25 @@ def audio_duration(path: Path) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise InvalidClipError(f"{path}: audio has zero or unknown duration")
     return seconds
+
+
+def read_frames(path: Path, indices: Sequence[int]) -> dict[int, Image.Image]:
+    """The video frames numbered `indices` (from 0), as RGB pictures, decoded in one pass that stops at the
+    last one asked (blocking). Raises `InvalidClipError` for an unreadable file or a frame it does not hold.
+    """
+    path = Path(path)
+    _check_file(path)
+    wanted = set(indices)
+    found: dict[int, Image.Image] = {}
+    with _open(path) as container:
+        if not container.streams.video:
+            raise InvalidClipError(f"{path}: no video stream")
+        for number, frame in enumerate(container.decode(container.streams.video[0])):
+            if number in wanted:
+                found[number] = frame.to_image()
+                if len(found) == len(wanted):
+                    break
+    missing = wanted - found.keys()
+    if missing:
+        raise InvalidClipError(f"{path}: no frame {min(missing)} could be decoded")
+    return found

@@ -1,8 +1,8 @@
 """Writing `report.html` for a post folder, and `index.html` for a batch (the page itself: `report_html`).
 
-Thumbnails are the first, middle and last frame of each clip, extracted by FFmpeg (one short process each,
-time-limited, in parallel within the machine's cores) into `report_files/` in the post folder and inlined as
-data: URIs. A clip that is missing or unreadable is marked on its scene's card, never an error.
+Thumbnails are the first, middle and last frame of each clip, decoded in-process in one pass per clip (in
+parallel within the machine's cores), scaled and inlined as data: URIs; nothing is written beside the
+report. A clip that is missing or unreadable is marked on its scene's card, never an error.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from ai_worker.errors import InputError, InvalidClipError, WaggleVideoError
-from ai_worker.video.ffmpeg_runner import run_ffmpeg
+from ai_worker.errors import InputError, InvalidClipError
 from ai_worker.video.font_subset import font_face_css
 from ai_worker.video.manifest import (
     MANIFEST_NAME,
@@ -33,7 +32,7 @@ from ai_worker.video.manifest import (
 from ai_worker.video.manifest_paths import relative_to_folder
 from ai_worker.video.preview import PREVIEW_NAME, PreviewResult
 from ai_worker.video.preview_text import find_korean_font, load_image
-from ai_worker.video.probe import probe_clip
+from ai_worker.video.probe import probe_clip, read_frames
 from ai_worker.video.report_html import (
     IndexRow,
     ReportView,
@@ -49,10 +48,7 @@ logger = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
 INDEX_NAME = "index.html"
-THUMBS_DIR = "report_files"
 THUMB_WIDTH = 320
-THUMB_TIMEOUT_S = 60.0
-"""One frame of a short clip decodes in well under a second; a stuck FFmpeg must not hold the report."""
 IMAGE_THUMB_SIDE = 400
 
 
@@ -79,29 +75,31 @@ def thumbnail_frames(frames: int) -> list[tuple[str, int]]:
     return [("first", 0), ("middle", last // 2), ("last", last)]
 
 
-def thumbnail_args(clip: Path, frame: int) -> list[str]:
-    """Arguments that write frame `frame` of `clip` as a JPEG `THUMB_WIDTH` wide (output not included)."""
-    return ["-i", str(clip), "-map", "0:v:0", "-vf", f"trim=start_frame={frame},scale={THUMB_WIDTH}:-2",
-            "-frames:v", "1", "-update", "1", "-q:v", "5", "-an"]
+def _jpeg_uri(picture: Image.Image) -> str:
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _data_uri(path: Path) -> str:
-    return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def _thumb_uri(picture: Image.Image) -> str:
+    """`THUMB_WIDTH` wide, the height kept in proportion (and even, as FFmpeg's scale=W:-2 made it)."""
+    height = max(2, 2 * round(picture.height * THUMB_WIDTH / picture.width / 2))
+    return _jpeg_uri(picture.resize((THUMB_WIDTH, height), Image.Resampling.BILINEAR))
 
 
 def _image_uri(path: Path | None) -> str | None:
     picture = load_image(path)
     if picture is None:
         return None
-    picture = ImageOps.contain(picture, (IMAGE_THUMB_SIDE, IMAGE_THUMB_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return _jpeg_uri(ImageOps.contain(picture, (IMAGE_THUMB_SIDE, IMAGE_THUMB_SIDE), Image.Resampling.LANCZOS))
 
 
-async def _scene_view(
-    record: SceneRecord, folder: Path, settings: Settings, gate: asyncio.Semaphore
-) -> SceneView:
+def _frame_uris(clip: Path, frames: list[tuple[str, int]]) -> list[Thumb]:
+    pictures = read_frames(clip, [frame for _, frame in frames])
+    return [Thumb(label, _thumb_uri(pictures[frame])) for label, frame in frames]
+
+
+async def _scene_view(record: SceneRecord, gate: asyncio.Semaphore, folder: Path) -> SceneView:
     view = SceneView(record)
     view.image_uri = await asyncio.to_thread(_image_uri, Path(record.image_path) if record.image_path else None)
     if not record.clip_path:
@@ -113,30 +111,21 @@ async def _scene_view(
     except InvalidClipError as exc:
         view.clip_problem = str(exc).removeprefix(f"{clip}: ")
         return view
-    for label, frame in thumbnail_frames(info.frames):
-        target = folder / THUMBS_DIR / f"scene_{record.index:02d}_{label}.jpg"
-        try:
-            async with gate:
-                await run_ffmpeg(thumbnail_args(clip, frame), timeout=THUMB_TIMEOUT_S,
-                                 binary=settings.ffmpeg_binary, output=target)
-            view.thumbs.append(Thumb(label, await asyncio.to_thread(_data_uri, target)))
-        except WaggleVideoError as exc:
-            view.clip_problem = f"no {label} frame: {str(exc).splitlines()[0]}"
-            view.thumbs = []
-            break
+    try:
+        async with gate:
+            view.thumbs = await asyncio.to_thread(_frame_uris, clip, thumbnail_frames(info.frames))
+    except InvalidClipError as exc:
+        view.clip_problem = f"no thumbnails: {str(exc).removeprefix(f'{clip}: ')}"
     return view
 
 
-async def _poster(preview: Path, folder: Path, settings: Settings) -> str | None:
+def _poster(preview: Path) -> str | None:
     """One second into the preview (its first line is on screen by then), as a data: URI; None if unreadable."""
     try:
-        info = await asyncio.to_thread(probe_clip, preview)
-        target = folder / THUMBS_DIR / "preview_poster.jpg"
+        info = probe_clip(preview)
         frame = min(info.frames - 1, round(info.fps))
-        await run_ffmpeg(thumbnail_args(preview, frame), timeout=THUMB_TIMEOUT_S, binary=settings.ffmpeg_binary,
-                         output=target)
-        return await asyncio.to_thread(_data_uri, target)
-    except WaggleVideoError as exc:
+        return _thumb_uri(read_frames(preview, [frame])[frame])
+    except InvalidClipError as exc:
         logger.warning("no poster for %s: %s", preview, exc)
         return None
 
@@ -161,12 +150,12 @@ async def write_report(folder: Path, settings: Settings, *, preview: PreviewResu
     summary = manifest.summary or summarize(manifest, run_started_at=None, run_finished_at=None)
     gate = asyncio.Semaphore(settings.preview_workers or os.cpu_count() or 1)
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(_scene_view(r, folder, settings, gate)) for r in manifest.scenes]
+        tasks = [group.create_task(_scene_view(r, gate, folder)) for r in manifest.scenes]
     scenes = [task.result() for task in tasks]
     view = ReportView(manifest, summary, scenes, threshold=settings.video_i2v_threshold)
     if (folder / PREVIEW_NAME).is_file():
         view.preview_src = PREVIEW_NAME
-        view.poster = await _poster(folder / PREVIEW_NAME, folder, settings)
+        view.poster = await asyncio.to_thread(_poster, folder / PREVIEW_NAME)
     if preview is not None:
         by_scene, view.preview_notes, view.preview_build = _preview_notes(preview)
         for scene in scenes:
