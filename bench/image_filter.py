@@ -21,8 +21,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ai_worker.video.image_filter import evaluate_image
-from ai_worker.video.image_selection import decide
+from ai_worker.images.filter import evaluate_image
+from ai_worker.images.selection import decide
 from config.settings import load_settings
 from tests.fakes.image_set import materialise
 from tests.fakes.images import photo_like

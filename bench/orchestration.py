@@ -35,16 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ai_worker.errors import ComfyUIOutOfMemoryError, GeneratorError, MediaError
-from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.capabilities import Backend
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.comfy_pool import ComfyUIPool
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks, VideoGenerator
-from ai_worker.video.ladder import build_ladder
-from ai_worker.video.manager import PostJob, VideoManager
-from ai_worker.video.probe import validate_clip
-from ai_worker.video.scene_identity import attempt_seed, scene_fingerprint
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.comfy.pool import ComfyUIPool
+from ai_worker.core.errors import ComfyUIOutOfMemoryError, GeneratorError, MediaError
+from ai_worker.media.probe import validate_clip
+from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks, VideoGenerator
+from ai_worker.model.capabilities import Backend
+from ai_worker.model.scene import SceneDecision
+from ai_worker.orchestration.conductor import PostJob, VideoManager
+from ai_worker.orchestration.ladder import build_ladder
+from ai_worker.orchestration.scene_identity import attempt_seed, scene_fingerprint
 from config.settings import Settings
 from tests.fakes.fake_comfyui import SAMPLER_CLASSES, FakeComfyUI, Fault
 from tests.fakes.settings import tiny_clip_settings

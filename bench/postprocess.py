@@ -21,8 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from ai_worker.video.ffmpeg_runner import run_ffmpeg
-from ai_worker.video.video_utils import (
+from ai_worker.media.ffmpeg_runner import run_ffmpeg
+from ai_worker.media.video_utils import (
     build_render_args,
     libx264_args,
     loop_or_trim_clip,

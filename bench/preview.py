@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ai_worker.model.post_file import load_post
+from ai_worker.model.styles import load_video_styles
 from ai_worker.pipeline.content_processor import process_post
-from ai_worker.pipeline.post_file import load_post
-from ai_worker.video.preview import build_preview
-from ai_worker.video.styles import load_video_styles
+from ai_worker.preview.render import build_preview
 from config.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "posts"

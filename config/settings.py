@@ -20,7 +20,7 @@ VramMode = Literal["lowvram", "novram", "normalvram", "highvram", "gpu-only", "c
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STYLES_PATH = Path(__file__).resolve().parent / "video_styles.json"
-DEFAULT_WORKFLOW_DIR = PROJECT_ROOT / "ai_worker" / "video" / "workflows"
+DEFAULT_WORKFLOW_DIR = PROJECT_ROOT / "ai_worker" / "comfy" / "workflows"
 
 
 def _split_csv(value: object) -> object:

@@ -12,7 +12,9 @@ import typer
 from typer.testing import CliRunner
 
 from ai_worker.cli.cmd_doctor import doctor, report_table, summary
-from ai_worker.doctor import (
+from ai_worker.comfy.workflows import load_workflow
+from ai_worker.core.errors import FFmpegTimeoutError
+from ai_worker.doctor.checks import (
     Check,
     DoctorReport,
     check_encoders,
@@ -25,8 +27,6 @@ from ai_worker.doctor import (
     parse_encoders,
     run_doctor,
 )
-from ai_worker.errors import FFmpegTimeoutError
-from ai_worker.video.workflows import load_workflow
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 from tests.fakes.fake_ollama import FakeOllama
@@ -392,8 +392,8 @@ def test_docker_files_agree_with_settings_and_each_other() -> None:
 
 
 def test_version_against_the_sets_minimum() -> None:
-    from ai_worker.doctor_set import check_version
-    from ai_worker.video.workflow_sets import workflow_set
+    from ai_worker.comfy.workflow_sets import workflow_set
+    from ai_worker.doctor.workflow_set import check_version
 
     core = workflow_set("core")
     ok = check_version(captured_system_stats(), core, server="S")
@@ -406,8 +406,8 @@ def test_version_against_the_sets_minimum() -> None:
 
 
 def test_node_packs_of_the_set() -> None:
-    from ai_worker.doctor_set import check_node_packs
-    from ai_worker.video.workflow_sets import workflow_set
+    from ai_worker.comfy.workflow_sets import workflow_set
+    from ai_worker.doctor.workflow_set import check_node_packs
 
     info = captured_object_info()
     assert summary_of(check_node_packs(info, workflow_set("core"), server="S")) == [
@@ -422,7 +422,7 @@ def test_node_packs_of_the_set() -> None:
 
 
 def test_model_sizes_from_the_experiment_models_listing(tmp_path: Path) -> None:
-    from ai_worker.doctor_set import check_model_sizes, expected_files
+    from ai_worker.doctor.workflow_set import check_model_sizes, expected_files
 
     settings = make_settings(tmp_path, comfyui_workflow_set="core")
     expected = expected_files(settings)
@@ -452,7 +452,7 @@ def test_model_sizes_from_the_experiment_models_listing(tmp_path: Path) -> None:
 
 
 def test_shared_output_folder(tmp_path: Path) -> None:
-    from ai_worker.doctor_set import check_shared_output
+    from ai_worker.doctor.workflow_set import check_shared_output
 
     assert check_shared_output(make_settings(tmp_path)) == []
     missing = check_shared_output(make_settings(tmp_path, comfyui_shared_output_dir=tmp_path / "nope"))
@@ -476,7 +476,7 @@ async def test_core_set_against_a_fake_with_a_placeholder_checkpoint(tmp_path: P
 
 
 async def test_smoke_runs_one_tiny_job_per_server(tmp_path: Path) -> None:
-    from ai_worker.doctor_set import run_smoke
+    from ai_worker.doctor.workflow_set import run_smoke
 
     async with FakeComfyUI(tmp_path / "a") as good, FakeComfyUI(tmp_path / "b") as bad:
         bad.faults.push("error", at="CheckpointLoaderSimple", exception_type="FileNotFoundError", message="gone")

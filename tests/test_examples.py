@@ -5,8 +5,8 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from ai_worker.pipeline.post_file import load_post
-from ai_worker.video.image_filter import evaluate_image
+from ai_worker.images.filter import evaluate_image
+from ai_worker.model.post_file import load_post
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "posts"
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from ai_worker.gpu_manager import (
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.orchestration.gpu_manager import (
     GIB,
     MAX_COEXIST_VRAM_GB,
     MODEL_VRAM_REQUIREMENTS,
@@ -19,7 +20,6 @@ from ai_worker.gpu_manager import (
     prepare_vram_for_video,
     vram_free_gb,
 )
-from ai_worker.video.comfy_client import ComfyUIClient
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 

@@ -13,8 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ai_worker.cli.console import EXIT_BAD_SETTINGS, make_console, settings_error_line, setup_logging
-from ai_worker.doctor import Check, DoctorReport, run_doctor
-from ai_worker.doctor_report import report_json
+from ai_worker.doctor.checks import Check, DoctorReport, run_doctor
+from ai_worker.doctor.report import report_json
 from config.settings import load_settings
 
 EXIT_FAILED = 1

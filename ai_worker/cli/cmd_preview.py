@@ -13,10 +13,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
-from ai_worker.errors import InputError, WaggleVideoError
-from ai_worker.video.preview import PreviewResult, build_preview
-from ai_worker.video.report import record_run_summary, write_report
-from ai_worker.video.styles import load_video_styles
+from ai_worker.core.errors import InputError, WaggleVideoError
+from ai_worker.model.styles import load_video_styles
+from ai_worker.preview.render import PreviewResult, build_preview
+from ai_worker.preview.report import record_run_summary, write_report
 from config.settings import Settings
 
 EXIT_BAD_INPUT = 2

@@ -13,15 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
-from ai_worker.errors import ConfigError, InputError, WaggleVideoError
+from ai_worker.core.errors import ConfigError, InputError, WaggleVideoError
+from ai_worker.core.run_lock import post_lock
+from ai_worker.model.manifest import MANIFEST_NAME, ManifestStore
+from ai_worker.model.paths import post_dir
+from ai_worker.model.post_file import Post, load_post
+from ai_worker.model.styles import load_video_styles
 from ai_worker.pipeline.content_processor import phase_6_prompts
-from ai_worker.pipeline.paths import post_dir
-from ai_worker.pipeline.post_file import Post, load_post
-from ai_worker.pipeline.run_lock import post_lock
 from ai_worker.pipeline.video_modes import assign_video_modes
-from ai_worker.video.manifest import MANIFEST_NAME, ManifestStore
-from ai_worker.video.prompt_engine import NEGATIVE_PROMPT, VideoPromptEngine
-from ai_worker.video.styles import load_video_styles
+from ai_worker.prompts.engine import NEGATIVE_PROMPT, VideoPromptEngine
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -27,11 +27,9 @@ from ai_worker.cli.preflight import (
     output_folder_problem,
 )
 from ai_worker.cli.signals import install_sigterm_cancel
-from ai_worker.errors import GeneratorUnavailableError, InputError, WaggleVideoError
-from ai_worker.pipeline.backend_choice import BackendChoice
-from ai_worker.pipeline.content_processor import PostInput, VideoStageResult, process_posts
-from ai_worker.pipeline.post_file import load_post
-from ai_worker.video.events import (
+from ai_worker.core.errors import GeneratorUnavailableError, InputError, WaggleVideoError
+from ai_worker.model.post_file import load_post
+from ai_worker.orchestration.events import (
     AttemptFailed,
     AttemptStarted,
     ManagerEvent,
@@ -39,8 +37,10 @@ from ai_worker.video.events import (
     SceneFailed,
     SceneSkipped,
 )
-from ai_worker.video.events import Progress as JobProgress
-from ai_worker.video.report import write_index
+from ai_worker.orchestration.events import Progress as JobProgress
+from ai_worker.pipeline.backend_choice import BackendChoice
+from ai_worker.pipeline.content_processor import PostInput, VideoStageResult, process_posts
+from ai_worker.preview.report import write_index
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
-from ai_worker.video.image_filter import ImageSuitability, evaluate_image
-from ai_worker.video.image_selection import I2V_CATEGORIES, MAX_I2V_ASPECT, decide
+from ai_worker.images.filter import ImageSuitability, evaluate_image
+from ai_worker.images.selection import I2V_CATEGORIES, MAX_I2V_ASPECT, decide
 
 EXIT_UNREADABLE = 2
 

@@ -8,12 +8,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_worker.errors import GeneratorUnavailableError
-from ai_worker.video.capabilities import Backend
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.comfy_pool import ComfyUIPool
-from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.styles import VideoStyles
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.comfy.pool import ComfyUIPool
+from ai_worker.core.errors import GeneratorUnavailableError
+from ai_worker.media.local_backend import LocalBackend
+from ai_worker.model.capabilities import Backend
+from ai_worker.model.styles import VideoStyles
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)

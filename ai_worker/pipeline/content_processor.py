@@ -14,23 +14,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_worker.errors import PostFileError
-from ai_worker.gpu_manager import GPUManager, prepare_vram_for_video
-from ai_worker.llm.client import unload_model
+from ai_worker.core.errors import PostFileError
+from ai_worker.core.run_lock import post_lock
+from ai_worker.media.narration import resolve_audio_paths
+from ai_worker.model.manifest import MANIFEST_NAME, Manifest, ManifestStore, fingerprint
+from ai_worker.model.paths import post_dir
+from ai_worker.model.post_file import Post
+from ai_worker.model.scene import SceneDecision
+from ai_worker.model.styles import load_video_styles
+from ai_worker.orchestration.conductor import PostJob, VideoManager
+from ai_worker.orchestration.events import EventCallback, VideoGenerationResult
+from ai_worker.orchestration.gpu_manager import GPUManager, prepare_vram_for_video
+from ai_worker.orchestration.reconcile import build_records, reuse_saved_prompts
+from ai_worker.orchestration.scene_identity import clip_settings_payload
 from ai_worker.pipeline.backend_choice import BackendChoice, select_backend
-from ai_worker.pipeline.paths import post_dir
-from ai_worker.pipeline.post_file import Post
-from ai_worker.pipeline.run_lock import post_lock
-from ai_worker.pipeline.scene_director import SceneDecision
 from ai_worker.pipeline.video_modes import assign_video_modes
-from ai_worker.video.events import EventCallback, VideoGenerationResult
-from ai_worker.video.manager import PostJob, VideoManager
-from ai_worker.video.manifest import MANIFEST_NAME, Manifest, ManifestStore, fingerprint
-from ai_worker.video.narration import resolve_audio_paths
-from ai_worker.video.prompt_engine import VideoPromptEngine
-from ai_worker.video.reconcile import build_records, reuse_saved_prompts
-from ai_worker.video.scene_identity import clip_settings_payload
-from ai_worker.video.styles import load_video_styles
+from ai_worker.prompts.engine import VideoPromptEngine
+from ai_worker.prompts.llm_client import unload_model
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)

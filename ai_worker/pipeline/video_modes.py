@@ -1,6 +1,6 @@
 """Phase 4.5: text- or image-to-video for every scene (the seed's section 3).
 
-The image work itself (fetch, score, decide) is `ai_worker.video.image_selection`, which takes image references
+The image work itself (fetch, score, decide) is `ai_worker.images.selection`, which takes image references
 and returns one `ImageChoice` each; this module maps scenes to it and writes the choices back onto the scenes.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ai_worker.pipeline.scene_director import IMAGE_SCENE_TYPES, SceneDecision
-from ai_worker.video.image_selection import ImageChoice, choose_for_images
+from ai_worker.images.selection import ImageChoice, choose_for_images
+from ai_worker.model.scene import IMAGE_SCENE_TYPES, SceneDecision
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)

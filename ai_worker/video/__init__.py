@@ -1,23 +1,47 @@
-"""LTX-2 video clips for the scenes of a script (Phase 4.5, 6 and 7 of the content pipeline).
+"""The seed's public API of the video stage (`from ai_worker.video import VideoManager, ...`).
 
-The seed's public API, plus the backends that stand beside the ComfyUI client.
+Each name is imported from its home package on first use (PEP 562), so importing this face loads no
+backend, HTTP client or media library until a caller asks for one.
 """
 
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.comfy_pool import ComfyUIPool
-from ai_worker.video.events import VideoGenerationResult
-from ai_worker.video.image_filter import ImageSuitability, evaluate_image
-from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import VideoManager
-from ai_worker.video.prompt_engine import VideoPromptEngine
-from ai_worker.video.video_utils import (
-    loop_or_trim_clip,
-    normalize_clip_format,
-    prepare_clip_for_render,
-    resize_clip_to_layout,
-    validate_frame_count,
-    validate_resolution,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ai_worker.comfy.client import ComfyUIClient
+    from ai_worker.comfy.pool import ComfyUIPool
+    from ai_worker.images.filter import ImageSuitability, evaluate_image
+    from ai_worker.media.local_backend import LocalBackend
+    from ai_worker.media.video_utils import (
+        loop_or_trim_clip,
+        normalize_clip_format,
+        prepare_clip_for_render,
+        resize_clip_to_layout,
+        validate_frame_count,
+        validate_resolution,
+    )
+    from ai_worker.orchestration.conductor import VideoManager
+    from ai_worker.orchestration.events import VideoGenerationResult
+    from ai_worker.prompts.engine import VideoPromptEngine
+
+_HOMES = {
+    "ComfyUIClient": "ai_worker.comfy.client",
+    "ComfyUIPool": "ai_worker.comfy.pool",
+    "ImageSuitability": "ai_worker.images.filter",
+    "evaluate_image": "ai_worker.images.filter",
+    "LocalBackend": "ai_worker.media.local_backend",
+    "VideoGenerationResult": "ai_worker.orchestration.events",
+    "VideoManager": "ai_worker.orchestration.conductor",
+    "VideoPromptEngine": "ai_worker.prompts.engine",
+    "loop_or_trim_clip": "ai_worker.media.video_utils",
+    "normalize_clip_format": "ai_worker.media.video_utils",
+    "prepare_clip_for_render": "ai_worker.media.video_utils",
+    "resize_clip_to_layout": "ai_worker.media.video_utils",
+    "validate_frame_count": "ai_worker.media.video_utils",
+    "validate_resolution": "ai_worker.media.video_utils",
+}
 
 __all__ = [
     "ComfyUIClient",
@@ -35,3 +59,10 @@ __all__ = [
     "validate_frame_count",
     "validate_resolution",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

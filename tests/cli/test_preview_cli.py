@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.video.manifest import ManifestStore
-from ai_worker.video.probe import probe_clip
+from ai_worker.media.probe import probe_clip
+from ai_worker.model.manifest import ManifestStore
 from tests.cli.test_run import EXAMPLES, _invoke, small_env
 
 

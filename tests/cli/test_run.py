@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ai_worker.cli.app import build_app
-from ai_worker.pipeline.scene_director import line_text
-from ai_worker.video.manifest import Manifest, ManifestStore
-from ai_worker.video.probe import probe_clip
+from ai_worker.media.probe import probe_clip
+from ai_worker.model.manifest import Manifest, ManifestStore
+from ai_worker.model.scene import line_text
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "posts"
 

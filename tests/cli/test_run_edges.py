@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.pipeline.scene_director import line_text
+from ai_worker.model.scene import line_text
 from tests.cli.test_run import _closed_port, _invoke, _manifest, _post_file, small_env
 
 __all__ = ["small_env"]  # the fixture, shared with test_run

@@ -86,10 +86,10 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 from PIL import Image
 
-from ai_worker.video.ffmpeg_runner import run_ffmpeg
-from ai_worker.video.generator import ClipRequest
-from ai_worker.video.local_backend import build_t2v_args
-from ai_worker.video.workflow_sets import all_sets
+from ai_worker.comfy.workflow_sets import all_sets
+from ai_worker.media.ffmpeg_runner import run_ffmpeg
+from ai_worker.media.local_backend import build_t2v_args
+from ai_worker.model.backend import ClipRequest
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ai_worker.errors import LLMConnectionError, LLMResponseError, LLMTimeoutError
-from ai_worker.llm.client import (
+from ai_worker.core.errors import LLMConnectionError, LLMResponseError, LLMTimeoutError
+from ai_worker.prompts.llm_client import (
     OllamaClient,
     call_ollama_raw,
     generate_options,

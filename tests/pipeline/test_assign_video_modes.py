@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from ai_worker.pipeline.scene_director import SceneDecision
+from ai_worker.images.filter import ImageSuitability
+from ai_worker.images.selection import decide
+from ai_worker.model.scene import SceneDecision
 from ai_worker.pipeline.video_modes import assign_video_modes
-from ai_worker.video.image_filter import ImageSuitability
-from ai_worker.video.image_selection import decide
 from config.settings import Settings
 from tests.fakes.images import flat_meme, photo_like, text_capture
 

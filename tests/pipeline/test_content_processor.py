@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from ai_worker.errors import OutputError, RunLockedError
+from ai_worker.core.errors import OutputError, RunLockedError
+from ai_worker.core.run_lock import post_lock
+from ai_worker.media.local_backend import LocalBackend
+from ai_worker.media.probe import probe_clip
+from ai_worker.model.manifest import Manifest, ManifestStore
+from ai_worker.model.post_file import Post
+from ai_worker.model.scene import SceneDecision, line_text
+from ai_worker.orchestration.conductor import VideoManager
+from ai_worker.orchestration.events import SceneDone
 from ai_worker.pipeline.content_processor import process_post
-from ai_worker.pipeline.post_file import Post
-from ai_worker.pipeline.run_lock import post_lock
-from ai_worker.pipeline.scene_director import SceneDecision, line_text
-from ai_worker.video.events import SceneDone
-from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import VideoManager
-from ai_worker.video.manifest import Manifest, ManifestStore
-from ai_worker.video.probe import probe_clip
-from ai_worker.video.visual_anchor import mentions_subject
+from ai_worker.prompts.anchor import mentions_subject
 from config.settings import Settings, load_settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 from tests.fakes.fake_ollama import FakeOllama

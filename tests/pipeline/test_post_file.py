@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.errors import PostFileError
-from ai_worker.pipeline.post_file import load_post
+from ai_worker.core.errors import PostFileError
+from ai_worker.model.post_file import load_post
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "posts"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ai_worker.video.comfy_client import ComfyUIClient
+from ai_worker.comfy.client import ComfyUIClient
 from config.settings import Settings
 
 URL_ENV = "WAGGLE_TEST_COMFYUI_URL"

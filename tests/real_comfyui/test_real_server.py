@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from ai_worker.errors import ComfyUIConnectionError, ComfyUIExecutionError, PromptLostError
-from ai_worker.video import comfy_protocol as proto
-from ai_worker.video import workflows
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
-from ai_worker.video.ladder import Rung, build_ladder
-from ai_worker.video.probe import probe_clip
-from ai_worker.video.workflow_sets import all_sets
+from ai_worker.comfy import protocol as proto
+from ai_worker.comfy import workflows
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.comfy.workflow_sets import all_sets
+from ai_worker.core.errors import ComfyUIConnectionError, ComfyUIExecutionError, PromptLostError
+from ai_worker.media.probe import probe_clip
+from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks
+from ai_worker.orchestration.ladder import Rung, build_ladder
 from tests.real_comfyui.conftest import RESTART_ENV, ClientFactory, real_settings
 
 pytestmark = pytest.mark.real_comfyui

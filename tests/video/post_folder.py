@@ -11,8 +11,8 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-from ai_worker.video.manifest import MANIFEST_NAME, AttemptRecord, FinalScene, Manifest, ManifestStore, SceneRecord
-from ai_worker.video.preview_plan import MIN_LINE_SECONDS
+from ai_worker.model.manifest import MANIFEST_NAME, AttemptRecord, FinalScene, Manifest, ManifestStore, SceneRecord
+from ai_worker.preview.plan import MIN_LINE_SECONDS
 
 EXAMPLE_IMAGE = Path(__file__).resolve().parents[2] / "examples" / "posts" / "images" / "rainy_street.jpg"
 NARRATION_SECONDS = 1.3

@@ -9,11 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ai_worker.pipeline.scene_director import SceneDecision, TextLine
-from ai_worker.video import narration, probe
-from ai_worker.video.clip_plan import aspect_size, plan_clip
-from ai_worker.video.ladder import Rung, build_ladder
-from ai_worker.video.narration import (
+from ai_worker.media import narration, probe
+from ai_worker.media.narration import (
     SYLLABLES_PER_SECOND,
     estimate_seconds,
     frames_for_narration,
@@ -21,6 +18,9 @@ from ai_worker.video.narration import (
     resolve_audio_paths,
     spoken_units,
 )
+from ai_worker.model.scene import SceneDecision, TextLine
+from ai_worker.orchestration.clip_plan import aspect_size, plan_clip
+from ai_worker.orchestration.ladder import Rung, build_ladder
 from config.settings import Settings
 
 

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from ai_worker.errors import (
+from ai_worker.comfy import protocol as proto
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.comfy.upload import upload_name
+from ai_worker.core.errors import (
     ComfyUIConnectionError,
     ComfyUIExecutionError,
     ComfyUINotSubmittedError,
@@ -24,11 +27,8 @@ from ai_worker.errors import (
     InvalidOutputError,
     PromptLostError,
 )
-from ai_worker.video import comfy_protocol as proto
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.comfy_upload import upload_name
-from ai_worker.video.generator import ClipRequest, GenerationHooks, ModelVariant, ProgressEvent, VideoGenerator
-from ai_worker.video.probe import validate_clip
+from ai_worker.media.probe import validate_clip
+from ai_worker.model.backend import ClipRequest, GenerationHooks, ModelVariant, ProgressEvent, VideoGenerator
 from config.settings import Settings
 from tests.fakes.fake_comfyui import DATA_DIR, FakeComfyUI
 

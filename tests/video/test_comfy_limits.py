@@ -10,10 +10,10 @@ import httpx
 import pytest
 from aiohttp import web
 
-from ai_worker.errors import ComfyUIConnectionError, ComfyUIServerError, InvalidOutputError
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.comfy_outputs import DownloadLimits, download_view
-from ai_worker.video.comfy_protocol import OutputFile
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.comfy.outputs import DownloadLimits, download_view
+from ai_worker.comfy.protocol import OutputFile
+from ai_worker.core.errors import ComfyUIConnectionError, ComfyUIServerError, InvalidOutputError
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 from tests.video.test_comfy_client import make_request

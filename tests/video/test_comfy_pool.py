@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from ai_worker.errors import GeneratorUnavailableError
-from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.capabilities import ServerGroup, servers_of
-from ai_worker.video.comfy_pool import ComfyUIPool
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
-from ai_worker.video.manager import VideoManager
+from ai_worker.comfy.pool import ComfyUIPool
+from ai_worker.core.errors import GeneratorUnavailableError
+from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks
+from ai_worker.model.capabilities import ServerGroup, servers_of
+from ai_worker.model.scene import SceneDecision
+from ai_worker.orchestration.conductor import VideoManager
 from config.settings import Settings
 from tests.fakes.settings import tiny_clip_settings
 

@@ -15,17 +15,17 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from ai_worker.errors import (
+from ai_worker.comfy import protocol as proto
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.core.errors import (
     ComfyUIExecutionError,
     ComfyUIInterruptedError,
     ComfyUIOutOfMemoryError,
     ComfyUIPermanentExecutionError,
     PromptLostError,
 )
-from ai_worker.video import comfy_protocol as proto
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.generator import GenerationHooks
-from ai_worker.video.ladder import ErrorAction, classify
+from ai_worker.model.backend import GenerationHooks
+from ai_worker.orchestration.ladder import ErrorAction, classify
 from config.settings import Settings
 from tests.fakes.fake_comfyui import DATA_DIR, FakeComfyUI
 from tests.video.test_comfy_client import Sleeps, make_request, until
@@ -158,7 +158,7 @@ async def test_same_graph_twice_is_a_cache_hit_without_a_new_file(server: FakeCo
 
 
 def server_graph(client: ComfyUIClient, tmp_path: Path) -> dict[str, Any]:
-    from ai_worker.video import workflows
+    from ai_worker.comfy import workflows
 
     workflow = workflows.load_workflow("t2v_ltx2.json")
     params = workflows.build_params(make_request(tmp_path, "same.mp4"), client.settings)

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from ai_worker.pipeline.scene_director import SceneDecision, line_text
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.events import AttemptStarted, ManagerEvent, SceneDone, VideoGenerationResult
-from ai_worker.video.manager import VideoManager
-from ai_worker.video.manifest import Manifest, ManifestStore
-from ai_worker.video.probe import validate_clip
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.media.probe import validate_clip
+from ai_worker.model.manifest import Manifest, ManifestStore
+from ai_worker.model.scene import SceneDecision, line_text
+from ai_worker.orchestration.conductor import VideoManager
+from ai_worker.orchestration.events import AttemptStarted, ManagerEvent, SceneDone, VideoGenerationResult
 from config.settings import Settings
 from tests.fakes.fake_comfyui import SAMPLER_CLASSES, FakeComfyUI, _Vanished
 from tests.fakes.settings import tiny_clip_settings

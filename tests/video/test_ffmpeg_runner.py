@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.errors import FFmpegError, FFmpegTimeoutError
-from ai_worker.video.ffmpeg_runner import build_command, part_path_for, resolve_ffmpeg, run_ffmpeg
-from ai_worker.video.probe import probe_clip
+from ai_worker.core.errors import FFmpegError, FFmpegTimeoutError
+from ai_worker.media.ffmpeg_runner import build_command, part_path_for, resolve_ffmpeg, run_ffmpeg
+from ai_worker.media.probe import probe_clip
 
 TINY_CLIP = ["-f", "lavfi", "-i", "testsrc2=s=64x64:r=24", "-frames:v", "9", "-c:v", "libx264", "-preset",
              "ultrafast", "-pix_fmt", "yuv420p"]  # fmt: skip

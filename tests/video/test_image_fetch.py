@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from ai_worker.errors import ImageError
-from ai_worker.video.image_fetch import ImageFetcher
-from ai_worker.video.image_urls import address_refusal, ascii_url, image_request_headers
+from ai_worker.core.errors import ImageError
+from ai_worker.images.fetch import ImageFetcher
+from ai_worker.images.urls import address_refusal, ascii_url, image_request_headers
 from config.settings import Settings
 from tests.fakes.images import photo_like
 

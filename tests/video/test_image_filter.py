@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ai_worker.video.image_filter import ImageSuitability, evaluate_image, score_measures
-from ai_worker.video.image_selection import decide
+from ai_worker.images.filter import ImageSuitability, evaluate_image, score_measures
+from ai_worker.images.selection import decide
 from tests.fakes.image_set import Labelled, labelled_set, materialise
 from tests.fakes.images import flat_meme, photo_like, text_capture
 

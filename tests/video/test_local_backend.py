@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ai_worker.errors import GeneratorError, ImageError
-from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.clip_plan import plan_clip
-from ai_worker.video.generator import ClipRequest, GenerationHooks, ProgressEvent, VideoGenerator
-from ai_worker.video.ladder import build_ladder
-from ai_worker.video.local_backend import LocalBackend, build_i2v_args, build_t2v_args, prepare_image
-from ai_worker.video.video_utils import fitted_box
+from ai_worker.core.errors import GeneratorError, ImageError
+from ai_worker.media.local_backend import LocalBackend, build_i2v_args, build_t2v_args, prepare_image
+from ai_worker.media.video_utils import fitted_box
+from ai_worker.model.backend import ClipRequest, GenerationHooks, ProgressEvent, VideoGenerator
+from ai_worker.model.scene import SceneDecision
+from ai_worker.orchestration.clip_plan import plan_clip
+from ai_worker.orchestration.ladder import build_ladder
 from config.settings import PROJECT_ROOT, Settings
 
 EXAMPLE_IMAGES = PROJECT_ROOT / "examples" / "posts" / "images"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ai_worker.cli.signals import install_sigterm_cancel
-from ai_worker.errors import (
+from ai_worker.core.errors import (
     ComfyUIConnectionError,
     ComfyUIExecutionError,
     ComfyUIInterruptedError,
@@ -33,23 +33,23 @@ from ai_worker.errors import (
     PromptLostError,
     WorkflowError,
 )
-from ai_worker.pipeline.scene_director import SceneDecision, line_text
-from ai_worker.video.capabilities import slots_of
-from ai_worker.video.clip_plan import plan_clip
-from ai_worker.video.events import (
+from ai_worker.media.local_backend import LocalBackend
+from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks
+from ai_worker.model.capabilities import slots_of
+from ai_worker.model.manifest import ManifestStore
+from ai_worker.model.scene import SceneDecision, line_text
+from ai_worker.orchestration.clip_plan import plan_clip
+from ai_worker.orchestration.conductor import VideoManager
+from ai_worker.orchestration.events import (
     AttemptStarted,
     ManagerEvent,
     SceneDone,
     SceneFailed,
     SceneSkipped,
 )
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
-from ai_worker.video.ladder import ErrorAction, Rung, build_ladder, classify, is_server_fault
-from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import VideoManager
-from ai_worker.video.manifest import ManifestStore
-from ai_worker.video.prompt_engine import simplify_prompt
-from ai_worker.video.scene_identity import attempt_seed
+from ai_worker.orchestration.ladder import ErrorAction, Rung, build_ladder, classify, is_server_fault
+from ai_worker.orchestration.scene_identity import attempt_seed
+from ai_worker.prompts.engine import simplify_prompt
 from config.settings import Settings
 from tests.fakes.settings import tiny_clip_settings
 
@@ -649,7 +649,7 @@ async def test_an_idle_server_starts_distilled_while_full_work_runs_elsewhere(tm
 
 
 async def test_a_batch_of_posts_shares_the_servers_breadth_first_each_with_its_own_manifest(tmp_path: Path) -> None:
-    from ai_worker.video.manager import PostJob
+    from ai_worker.orchestration.conductor import PostJob
 
     # Scene 1 of each post fails twice; every post's first attempts still come before any retry.
     script: Script = lambda scene, rung, _: ComfyUIExecutionError("x") if scene == 1 and rung < 3 else None  # noqa: E731
@@ -675,7 +675,7 @@ async def test_a_batch_of_posts_shares_the_servers_breadth_first_each_with_its_o
 async def test_a_job_that_never_reached_its_server_moves_and_the_server_comes_back_after_its_bench(
     tmp_path: Path,
 ) -> None:
-    from ai_worker.errors import ComfyUINotSubmittedError
+    from ai_worker.core.errors import ComfyUINotSubmittedError
 
     failed_once: list[int] = []
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.video.manifest import (
+from ai_worker.model.manifest import (
     AttemptRecord,
     FinalScene,
     Manifest,
@@ -16,7 +16,7 @@ from ai_worker.video.manifest import (
     SceneRecord,
     summarize,
 )
-from ai_worker.video.manifest_paths import relative_to_folder, resolve_in_folder
+from ai_worker.model.manifest_paths import relative_to_folder, resolve_in_folder
 
 
 def _manifest(folder: Path, outside: Path) -> Manifest:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ai_worker.pipeline.scene_director import SceneDecision, TextLine
-from ai_worker.video.events import VideoGenerationResult
-from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import VideoManager
-from ai_worker.video.merge import apply_merge, plan_merge
+from ai_worker.media.local_backend import LocalBackend
+from ai_worker.model.scene import SceneDecision, TextLine
+from ai_worker.orchestration.conductor import VideoManager
+from ai_worker.orchestration.events import VideoGenerationResult
+from ai_worker.orchestration.merge import apply_merge, plan_merge
 from config.settings import Settings
 
 

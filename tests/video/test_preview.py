@@ -9,11 +9,11 @@ import av
 import numpy as np
 import pytest
 
-from ai_worker.errors import InputError
-from ai_worker.video.preview import PREVIEW_NAME, build_preview
-from ai_worker.video.preview_text import find_korean_font
-from ai_worker.video.probe import probe_clip
-from ai_worker.video.styles import VideoStyles, load_video_styles
+from ai_worker.core.errors import InputError
+from ai_worker.media.probe import probe_clip
+from ai_worker.model.styles import VideoStyles, load_video_styles
+from ai_worker.preview.render import PREVIEW_NAME, build_preview
+from ai_worker.preview.text import find_korean_font
 from config.settings import Settings
 from tests.fakes.settings import tiny_clip_settings
 from tests.video.post_folder import NARRATION_SECONDS, PostFolder, expected_line_frames, files_outside, make_post_folder

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.errors import InvalidClipError
-from ai_worker.video.manifest import FinalScene, Manifest, SceneRecord
-from ai_worker.video.preview_compose import AudioPart, Overlay, Segment, build_compose_args, merge_silence
-from ai_worker.video.preview_plan import (
+from ai_worker.core.errors import InvalidClipError
+from ai_worker.model.manifest import FinalScene, Manifest, SceneRecord
+from ai_worker.preview.compose import AudioPart, Overlay, Segment, build_compose_args, merge_silence
+from ai_worker.preview.plan import (
     PreviewPlan,
     estimate_line_seconds,
     make_layout,

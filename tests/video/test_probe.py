@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.errors import InvalidClipError, MediaError
-from ai_worker.video.ffmpeg_runner import run_ffmpeg
-from ai_worker.video.probe import ClipInfo, audio_duration, probe_clip, validate_clip
+from ai_worker.core.errors import InvalidClipError, MediaError
+from ai_worker.media.ffmpeg_runner import run_ffmpeg
+from ai_worker.media.probe import ClipInfo, audio_duration, probe_clip, validate_clip
 
 X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 WITH_AUDIO = ["-f", "lavfi", "-i", "testsrc2=s=64x48:r=24", "-f", "lavfi", "-i", "sine=d=1",

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.pipeline.post_file import load_post
-from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.image_look import ImageLook
-from ai_worker.video.prompt_consistency import EXCLUSIONS, consistent_clauses, contradictions
-from ai_worker.video.prompt_fallback import default_anchor, fallback_prompt
-from ai_worker.video.prompt_text import check_prompt, simplify_prompt, split_sentences
-from ai_worker.video.styles import MOODS, VideoStyles, load_video_styles
-from ai_worker.video.visual_anchor import VisualAnchor, mentions_subject
+from ai_worker.images.look import ImageLook
+from ai_worker.model.post_file import load_post
+from ai_worker.model.scene import SceneDecision
+from ai_worker.model.styles import MOODS, VideoStyles, load_video_styles
+from ai_worker.prompts.anchor import VisualAnchor, mentions_subject
+from ai_worker.prompts.consistency import EXCLUSIONS, consistent_clauses, contradictions
+from ai_worker.prompts.fallback import default_anchor, fallback_prompt
+from ai_worker.prompts.text import check_prompt, simplify_prompt, split_sentences
 from config.settings import DEFAULT_STYLES_PATH, PROJECT_ROOT
 
 EXAMPLES = PROJECT_ROOT / "examples" / "posts"

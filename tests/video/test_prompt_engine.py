@@ -14,15 +14,17 @@ import typer
 from typer.testing import CliRunner
 
 from ai_worker.cli.cmd_prompts import prompts
-from ai_worker.llm.client import OllamaClient
-from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.prompt_engine import (
+from ai_worker.model.scene import SceneDecision
+from ai_worker.model.styles import MOODS, VideoStyles, load_video_styles
+from ai_worker.prompts.anchor import VisualAnchor, parse_anchor
+from ai_worker.prompts.engine import (
     VideoPromptEngine,
     fallback_prompt,
     system_prompt,
     user_prompt,
 )
-from ai_worker.video.prompt_text import (
+from ai_worker.prompts.llm_client import OllamaClient
+from ai_worker.prompts.text import (
     LIMITS,
     NEGATIVE_PROMPT,
     SIMPLE_CAMERA_DEFAULT,
@@ -33,8 +35,6 @@ from ai_worker.video.prompt_text import (
     simplify_prompt,
     split_sentences,
 )
-from ai_worker.video.styles import MOODS, VideoStyles, load_video_styles
-from ai_worker.video.visual_anchor import VisualAnchor, parse_anchor
 from config.settings import DEFAULT_STYLES_PATH, Settings, load_settings
 from tests.fakes.fake_ollama import (
     ANIME,
@@ -373,7 +373,7 @@ async def test_unknown_mood_uses_daily_with_a_warning(
 
 
 def test_engine_loads_and_checks_the_styles_file_at_start(tmp_path: Path) -> None:
-    from ai_worker.errors import ConfigError
+    from ai_worker.core.errors import ConfigError
 
     bad = tmp_path / "styles.json"
     bad.write_text("{}", encoding="utf-8")

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from ai_worker.pipeline.post_file import load_post
-from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.prompt_engine import content_subject, fallback_prompt
-from ai_worker.video.prompt_lexicon import SceneElements, find_terms, lexicon, scene_elements
-from ai_worker.video.prompt_text import CJK_RE, check_prompt, simplify_prompt, split_sentences
-from ai_worker.video.styles import MOODS, VideoStyles, load_video_styles
+from ai_worker.model.post_file import load_post
+from ai_worker.model.scene import SceneDecision
+from ai_worker.model.styles import MOODS, VideoStyles, load_video_styles
+from ai_worker.prompts.engine import content_subject, fallback_prompt
+from ai_worker.prompts.lexicon import SceneElements, find_terms, lexicon, scene_elements
+from ai_worker.prompts.text import CJK_RE, check_prompt, simplify_prompt, split_sentences
 from config.settings import DEFAULT_STYLES_PATH
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "posts"

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ai_worker.video.preview import build_preview
-from ai_worker.video.report import REPORT_NAME, record_run_summary, thumbnail_frames, write_index, write_report
-from ai_worker.video.styles import load_video_styles
+from ai_worker.model.styles import load_video_styles
+from ai_worker.preview.render import build_preview
+from ai_worker.preview.report import REPORT_NAME, record_run_summary, thumbnail_frames, write_index, write_report
 from config.settings import Settings
 from tests.browser import check_page
 from tests.fakes.settings import tiny_clip_settings

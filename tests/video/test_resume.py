@@ -9,14 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ai_worker.errors import ComfyUIExecutionError, FFmpegNotFoundError
-from ai_worker.pipeline.scene_director import SceneDecision, line_text
-from ai_worker.video.comfy_client import ComfyUIClient
-from ai_worker.video.events import AttemptStarted, SceneDone, VideoGenerationResult
-from ai_worker.video.generator import ClipRequest, ClipResult, GenerationHooks
-from ai_worker.video.local_backend import LocalBackend
-from ai_worker.video.manager import VideoManager
-from ai_worker.video.manifest import ManifestStore
+from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.core.errors import ComfyUIExecutionError, FFmpegNotFoundError
+from ai_worker.media.local_backend import LocalBackend
+from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks
+from ai_worker.model.manifest import ManifestStore
+from ai_worker.model.scene import SceneDecision, line_text
+from ai_worker.orchestration.conductor import VideoManager
+from ai_worker.orchestration.events import AttemptStarted, SceneDone, VideoGenerationResult
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 from tests.fakes.settings import tiny_clip_settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ai_worker.errors import (
+from ai_worker.core.errors import (
     ComfyUIConnectionError,
     ComfyUIExecutionError,
     ComfyUINotSubmittedError,
@@ -12,9 +12,9 @@ from ai_worker.errors import (
     PromptLostError,
     WorkflowError,
 )
-from ai_worker.video.error_policy import Move, decide
-from ai_worker.video.ladder import build_ladder
-from ai_worker.video.scheduler import Job, Scheduler
+from ai_worker.orchestration.error_policy import Move, decide
+from ai_worker.orchestration.ladder import build_ladder
+from ai_worker.orchestration.scheduler import Job, Scheduler
 from tests.fakes.settings import tiny_clip_settings
 
 

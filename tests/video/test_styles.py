@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ai_worker.errors import ConfigError
-from ai_worker.video.styles import DEFAULT_MOOD, MOODS, VideoStyles, load_video_styles
+from ai_worker.core.errors import ConfigError
+from ai_worker.model.styles import DEFAULT_MOOD, MOODS, VideoStyles, load_video_styles
 from config.settings import DEFAULT_STYLES_PATH
 
 
@@ -48,7 +48,7 @@ def test_palettes_are_the_four_colours_of_each_mood() -> None:
 
 def test_unknown_mood_falls_back_to_daily_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     styles = load_video_styles(DEFAULT_STYLES_PATH)
-    with caplog.at_level(logging.WARNING, logger="ai_worker.video.styles"):
+    with caplog.at_level(logging.WARNING, logger="ai_worker.model.styles"):
         style = styles.get("romance")
     assert style == styles.get(DEFAULT_MOOD)
     assert styles.resolve("romance") == "daily"

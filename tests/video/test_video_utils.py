@@ -10,11 +10,11 @@ import av
 import numpy as np
 import pytest
 
-from ai_worker.errors import FFmpegError, InvalidClipError
-from ai_worker.video import codec_choice
-from ai_worker.video.ffmpeg_runner import run_ffmpeg
-from ai_worker.video.probe import probe_clip
-from ai_worker.video.video_utils import (
+from ai_worker.core.errors import FFmpegError, InvalidClipError
+from ai_worker.media import codec_choice
+from ai_worker.media.ffmpeg_runner import run_ffmpeg
+from ai_worker.media.probe import probe_clip
+from ai_worker.media.video_utils import (
     NVENC_PROBE_ARGS,
     build_copy_args,
     build_render_args,
@@ -348,7 +348,7 @@ async def test_loop_or_trim_copies_within_a_fifth_of_a_second(clips: dict[str, P
 
 
 async def test_loop_or_trim_target_from_the_narration(clips: dict[str, Path], tmp_path: Path) -> None:
-    from ai_worker.video.probe import audio_duration
+    from ai_worker.media.probe import audio_duration
 
     out = tmp_path / "fitted.mp4"
     await loop_or_trim_clip(clips["short"], out, audio_duration(clips["audio"]), codec=X264)

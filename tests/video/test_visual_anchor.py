@@ -10,14 +10,11 @@ from typing import Any
 
 import pytest
 
-from ai_worker.pipeline.post_file import load_post
-from ai_worker.pipeline.scene_director import SceneDecision
-from ai_worker.video.image_look import image_look
-from ai_worker.video.prompt_engine import VideoPromptEngine, system_prompt, user_prompt
-from ai_worker.video.prompt_fallback import default_anchor, fallback_prompt
-from ai_worker.video.prompt_messages import anchor_user_prompt
-from ai_worker.video.styles import MOODS, VideoStyles, load_video_styles
-from ai_worker.video.visual_anchor import (
+from ai_worker.images.look import image_look
+from ai_worker.model.post_file import load_post
+from ai_worker.model.scene import SceneDecision
+from ai_worker.model.styles import MOODS, VideoStyles, load_video_styles
+from ai_worker.prompts.anchor import (
     OFFICE_NARRATOR,
     VisualAnchor,
     anchor_system_prompt,
@@ -26,6 +23,9 @@ from ai_worker.video.visual_anchor import (
     palette_words,
     parse_anchor,
 )
+from ai_worker.prompts.engine import VideoPromptEngine, system_prompt, user_prompt
+from ai_worker.prompts.fallback import default_anchor, fallback_prompt
+from ai_worker.prompts.messages import anchor_user_prompt
 from config.settings import DEFAULT_STYLES_PATH, PROJECT_ROOT, Settings, load_settings
 from tests.fakes.fake_ollama import GOOD_ANCHOR, GOOD_I2V, GOOD_T2V, MODEL, FakeOllama, free_port
 

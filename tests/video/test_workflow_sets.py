@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from ai_worker.video.generator import ClipRequest
-from ai_worker.video.workflow_sets import DEFAULT_WORKFLOW_SET, all_sets, parse_version, workflow_set
-from ai_worker.video.workflows import (
+from ai_worker.comfy.workflow_sets import DEFAULT_WORKFLOW_SET, all_sets, parse_version, workflow_set
+from ai_worker.comfy.workflows import (
     LADDER_WORKFLOWS,
     UPSCALE_WORKFLOW,
     build_params,
@@ -21,6 +20,7 @@ from ai_worker.video.workflows import (
     patch_workflow,
     text_encoder_for,
 )
+from ai_worker.model.backend import ClipRequest
 from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

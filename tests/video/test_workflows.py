@@ -6,10 +6,8 @@ from typing import Any
 
 import pytest
 
-from ai_worker.errors import WorkflowError
-from ai_worker.video.generator import ClipRequest
-from ai_worker.video.workflow_sets import BUNDLED_WORKFLOW_DIR, all_sets
-from ai_worker.video.workflows import (
+from ai_worker.comfy.workflow_sets import BUNDLED_WORKFLOW_DIR, all_sets
+from ai_worker.comfy.workflows import (
     LADDER_WORKFLOWS,
     MODEL_FILE_INPUTS,
     STANDARD_PARAMETERS,
@@ -23,6 +21,8 @@ from ai_worker.video.workflows import (
     patch_workflow,
     workflow_name_for,
 )
+from ai_worker.core.errors import WorkflowError
+from ai_worker.model.backend import ClipRequest
 from config.settings import Settings
 
 DATA = Path(__file__).resolve().parent.parent / "fakes" / "data"

@@ -1,0 +1,127 @@
+"""`VideoManager` (Phase 7, seed sections 5, 9, 10): every scene's clip through the fallback ladder, on every
+server at once, with failed scenes merged away so that no line of the script is lost.
+
+The parts, each in its own module:
+
+* `reconcile`: the manifest against the scenes (reuse, clip cap, resume, re-attach, retries);
+* `scheduler`: the one, pure scheduler (breadth-first, distilled last, slots, affinity, benching);
+* `attempt`: one attempt (request via `clip_plan`, guard, re-attach, cancel);
+* `error_policy`: what a failed attempt's error type means for the scene and the server;
+* `finish`: merge, final scenes, superseded clips;
+* `orchestrator`: drives the above for one or many posts (`post_run`) on one backend.
+
+Health check first; when no server passes, no clip is attempted and the scenes stay as they are (static).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from ai_worker.model.capabilities import Backend, servers_of
+from ai_worker.model.manifest import ManifestStore
+from ai_worker.model.scene import SceneDecision
+from ai_worker.orchestration.events import EventCallback, VideoGenerationResult
+from ai_worker.orchestration.finish import merge_results
+from ai_worker.orchestration.gpu_manager import GPUManager
+from ai_worker.orchestration.ladder import Rung, build_ladder
+from ai_worker.orchestration.merge import MergePlan
+from ai_worker.orchestration.post_run import PostRun
+from ai_worker.orchestration.scheduler import Clock
+from ai_worker.orchestration.slots import Orchestrator
+from ai_worker.prompts.text import NEGATIVE_PROMPT, simplify_prompt
+from config.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class PromptStyle(Protocol):
+    """What Phase 7 takes from the prompt engine, when it has one: the negative prompt and the simplifier
+    for rungs 2-4 when Phase 6 left no simplified prompt."""
+
+    @property
+    def negative_prompt(self) -> str: ...
+
+    def simplify_prompt(self, prompt: str) -> str: ...
+
+
+@dataclass
+class PostJob:
+    """One post of a batch."""
+
+    scenes: list[SceneDecision]
+    mood: str
+    post_id: str
+    output_dir: Path
+    title: str = ""
+    store: ManifestStore | None = None
+    on_event: EventCallback | None = None
+
+
+class VideoManager:
+    """Phase 7: clips for posts' scenes (see the module docstring)."""
+
+    def __init__(
+        self,
+        comfy_client: Backend,
+        prompt_engine: PromptStyle | None,
+        config: Settings,
+        *,
+        gpu_manager: GPUManager | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.generator = comfy_client
+        self.prompt_engine = prompt_engine
+        self.settings = config
+        self.gpu = gpu_manager or GPUManager(config, servers=servers_of(comfy_client), use_local_probes=False)
+        self.ladder: tuple[Rung, ...] = build_ladder(config)
+        self.clock = clock
+
+    def simplify(self, prompt: str) -> str:
+        result = self.prompt_engine.simplify_prompt(prompt) if self.prompt_engine else simplify_prompt(prompt)
+        return result if result.strip() else prompt
+
+    def negative_prompt(self) -> str:
+        return self.prompt_engine.negative_prompt if self.prompt_engine else NEGATIVE_PROMPT
+
+    async def generate_all_clips(
+        self,
+        scenes: list[SceneDecision],
+        mood: str,
+        post_id: str,
+        title: str = "",
+        body_summary: str = "",
+        *,
+        output_dir: Path | None = None,
+        store: ManifestStore | None = None,
+        on_event: EventCallback | None = None,
+        retry_failed: bool = False,
+    ) -> list[VideoGenerationResult]:
+        """Make a clip for every scene that gets one, merge failed scenes into survivors (mutating `scenes`),
+        and return one result per input scene, in input order."""
+        del body_summary  # the prompts were written in Phase 6; kept for the seed's signature
+        out = Path(output_dir) if output_dir is not None else self.settings.video_output_dir / post_id
+        job = PostJob(scenes, mood, post_id, out, title, store, on_event)
+        return (await self.generate_batch([job], retry_failed=retry_failed))[0]
+
+    async def generate_batch(
+        self, posts: list[PostJob], *, retry_failed: bool = False
+    ) -> list[list[VideoGenerationResult]]:
+        """Many posts at once on the same servers (one scheduler): results per post, in order."""
+        runs = [
+            PostRun(number=n, scenes=p.scenes, mood=p.mood, post_id=p.post_id, title=p.title,
+                    output_dir=p.output_dir, store=p.store, on_event=p.on_event, settings=self.settings,
+                    ladder=self.ladder, negative_prompt=self.negative_prompt(), simplify=self.simplify,
+                    retry_failed=retry_failed)
+            for n, p in enumerate(posts)
+        ]
+        clock = self.clock or time.monotonic
+        await Orchestrator(self.generator, self.settings, self.ladder, self.gpu, clock=clock).run(runs)
+        return [run.results for run in runs]
+
+    def _merge_failed_scenes(self, scenes: list[SceneDecision], results: list[VideoGenerationResult]) -> MergePlan:
+        return merge_results(scenes, results)

@@ -1,0 +1,55 @@
+"""A scene's identity across runs, and the seeds derived from it.
+
+The identity is a hash of the scene's content and of the settings that shape its clip. It deliberately
+leaves out the prompt text: an LLM samples a new prompt on every run, and a scene whose content did not
+change must keep its finished clip (Phase 6 reuses the saved prompt for it; see `prompt_reuse`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ai_worker.model.manifest import fingerprint
+from ai_worker.model.scene import SceneDecision, line_text
+from config.settings import Settings
+
+SEED_SPACE = 2**32
+
+
+def clip_settings_payload(settings: Settings, negative_prompt: str) -> dict[str, object]:
+    """The settings that shape a clip (part of every scene's fingerprint)."""
+    return {
+        "resolution": list(settings.video_resolution),
+        "resolution_fallback": list(settings.video_resolution_fallback),
+        "frames": settings.video_num_frames,
+        "frames_fallback": settings.video_num_frames_fallback,
+        "max_frames": [settings.video_max_frames, settings.video_max_frames_fallback],
+        "fps": settings.video_fps,
+        "steps": [settings.video_steps, settings.video_steps_fallback, settings.video_steps_distilled],
+        "cfg": [settings.video_cfg, settings.video_cfg_distilled],
+        "models": [settings.video_model_full, settings.video_model_distilled],
+        "workflow_set": settings.comfyui_workflow_set,
+        "i2v_denoise": settings.video_i2v_denoise,
+        "negative_prompt": negative_prompt,
+    }
+
+
+def scene_fingerprint(scene: SceneDecision, mood: str, settings_payload: dict[str, object]) -> str:
+    """Content (type, words, image, mode, mood) and clip settings; not the index, not the narration audio
+    paths (TTS may rewrite them), and not the sampled prompt text."""
+    return fingerprint({
+        "type": scene.type,
+        "text": [line_text(line) for line in scene.text_lines],
+        "image_url": scene.image_url,
+        "init_image": scene.video_init_image,
+        "mode": scene.video_mode,
+        "mood": mood,
+        "settings": settings_payload,
+    })
+
+
+def attempt_seed(scene_fp: str, rung: int, try_number: int) -> int:
+    """A reproducible seed per scene, rung and try (a retried rung gets a new seed, so ComfyUI's cache
+    cannot hand back the same failed output)."""
+    digest = hashlib.sha256(f"{scene_fp}:{rung}:{try_number}".encode()).hexdigest()
+    return int(digest[:8], 16) % SEED_SPACE
