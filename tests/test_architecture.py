@@ -146,3 +146,53 @@ def test_nothing_runs_at_import_time() -> None:
                         if name not in allowed_calls:
                             offenders.append(f"{_rel(path)}:{stmt.lineno} ({name})")
     assert offenders == []
+
+
+IO_LIBRARIES = ("httpx", "websockets", "av", "PIL", "ollama", "aiohttp")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "ai_worker.orchestration.scheduler",
+        "ai_worker.orchestration.error_policy",
+        "ai_worker.orchestration.ladder",
+        "ai_worker.video",
+        "ai_worker.model",
+    ],
+)
+def test_pure_core_imports_no_io_library(module: str) -> None:
+    """The scheduler, the ladder and the error policy are pure, and package faces load no backend: importing
+    one alone (in a fresh interpreter) loads none of the I/O libraries."""
+    import subprocess
+    import sys
+
+    code = (
+        f"import importlib, sys; importlib.import_module({module!r}); "
+        f"print(','.join(m for m in {IO_LIBRARIES!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_package_faces_import_nothing_eagerly() -> None:
+    """Package `__init__` files hold no imports of the project's modules (the seed's `ai_worker.video` face
+    resolves its names lazily), so importing a package never drags in its neighbours."""
+    offenders = []
+    for init in LIBRARY.rglob("__init__.py"):
+        tree = _tree(init)
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Import | ast.ImportFrom) and any(
+                name.startswith("ai_worker") for name in _imported_names(ast.Module(body=[stmt], type_ignores=[]))
+            ):
+                offenders.append(f"{_rel(init)}:{stmt.lineno}")
+    assert offenders == []
+
+
+def test_seed_public_api_resolves_lazily() -> None:
+    import ai_worker.video as face
+
+    for name in face.__all__:
+        assert getattr(face, name) is not None
+    with pytest.raises(AttributeError):
+        _ = face.NoSuchThing

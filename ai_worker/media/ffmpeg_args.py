@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from ai_worker.media.clip_sizes import fitted_box, frames_for
+from ai_worker.model.clip_sizes import fitted_box, frames_for
 
 Fit = Literal["cover", "contain"]
 """cover: centre-crop so the picture fills the frame; contain: scale to fit and pad with black."""

@@ -24,7 +24,7 @@ from typing import Literal
 from ai_worker.core.errors import InvalidClipError
 from ai_worker.model.scene import SceneDecision, TextLine, line_text
 from ai_worker.media.probe import audio_duration
-from ai_worker.media.video_utils import FRAME_STEP, MIN_FRAMES, frames_for
+from ai_worker.model.clip_sizes import FRAME_STEP, MIN_FRAMES, frames_for
 
 logger = logging.getLogger(__name__)
 

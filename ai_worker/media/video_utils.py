@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ai_worker.core.errors import InvalidClipError
-from ai_worker.media.clip_sizes import (
+from ai_worker.model.clip_sizes import (
     FRAME_STEP,
     MAX_SIDE,
     MIN_FRAMES,

@@ -24,8 +24,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
 
 from ai_worker.core.errors import InputError, OutputError
+from ai_worker.model.anchor import VisualAnchor
 from ai_worker.model.manifest_paths import convert_paths, relative_to_folder, resolve_in_folder
-from ai_worker.prompts.anchor import VisualAnchor
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from ai_worker.media.narration import (
     narration_length,
     snap_frames_down,
 )
-from ai_worker.media.video_utils import validate_resolution
+from ai_worker.model.clip_sizes import validate_resolution
 from ai_worker.model.scene import SceneDecision
 from ai_worker.orchestration.ladder import Rung
 from config.settings import Settings

@@ -1,6 +1,6 @@
 """The fallback ladder (seed section 9) and the sorting of errors that decides how a scene moves on it.
 
-Pure: the rungs come from settings (every value snapped through `video_utils`, so the numbers recorded
+Pure: the rungs come from settings (every value snapped through `model.clip_sizes`, so the numbers recorded
 in the manifest are the ones the model really renders), and `classify` maps an exception *type* to what
 the orchestration does next. Nothing here talks to a server.
 """
@@ -26,8 +26,8 @@ from ai_worker.core.errors import (
     PromptLostError,
     WorkflowError,
 )
-from ai_worker.media.video_utils import validate_frame_count, validate_resolution
 from ai_worker.model.backend import GenerationMode, ModelVariant
+from ai_worker.model.clip_sizes import validate_frame_count, validate_resolution
 from config.settings import Settings
 
 

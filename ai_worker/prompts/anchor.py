@@ -12,26 +12,22 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from ai_worker.model.anchor import (
+    MAX_PALETTE_WORDS,
+    MAX_PLACE_WORDS,
+    MAX_SUBJECT_WORDS,
+    TIME_PHRASES,
+    SubjectKind,
+    TimeOfDay,
+    VisualAnchor,
+)
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import MoodStyle
 from ai_worker.prompts.consistency import contradictions, found
 from ai_worker.prompts.lexicon import Term, TermKind, find_terms
 from ai_worker.prompts.text import count_words, has_cjk, meta_talk
 
-TimeOfDay = Literal["dawn", "morning", "daytime", "evening", "night"]
-SubjectKind = Literal["person", "people", "animal"]
-
-TIME_PHRASES: dict[str, str] = {
-    "dawn": "at dawn",
-    "morning": "in the morning",
-    "daytime": "during the day",
-    "evening": "in the evening",
-    "night": "at night",
-}
 LEXICON_TIMES: dict[str, TimeOfDay] = {
     "night": "night",
     "dawn": "dawn",
@@ -41,40 +37,9 @@ LEXICON_TIMES: dict[str, TimeOfDay] = {
     "evening": "evening",
     "lunch": "daytime",
 }
-MAX_SUBJECT_WORDS = 16
-MAX_PLACE_WORDS = 16
-MAX_PALETTE_WORDS = 12
-
-
-class VisualAnchor(BaseModel):
-    """The post's look, shared by every scene."""
-
-    model_config = ConfigDict(frozen=True)
-
-    subject: str
-    """The main character as every T2V prompt names it, e.g. 'a Korean woman in her twenties in a beige coat'."""
-    subject_kind: SubjectKind = "person"
-    place: str
-    """Where most scenes happen, as a phrase starting with a preposition ('in a small Korean cafe in Seoul')."""
-    time_of_day: TimeOfDay | None = None
-    palette: str
-    source: str = "fallback"
-
-    @property
-    def time_phrase(self) -> str:
-        return TIME_PHRASES[self.time_of_day] if self.time_of_day else ""
-
-    @property
-    def outdoors(self) -> bool:
-        return found("outdoors", self.place) is not None
-
-    def brief(self) -> str:
-        """The anchor as the LLM reads it."""
-        when = self.time_of_day or "not fixed"
-        return (
-            f"main character: {self.subject}; usual place: {self.place}; time of day: {when}; "
-            f"colour palette: {self.palette}"
-        )
+def outdoors(anchor: VisualAnchor) -> bool:
+    """Whether the anchor's usual place is outside (by the lexicon's words for outdoor places)."""
+    return found("outdoors", anchor.place) is not None
 
 
 def mentions_subject(prompt: str, subject: str) -> bool:

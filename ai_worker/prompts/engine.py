@@ -29,12 +29,12 @@ from typing import ClassVar, Protocol, TypeVar
 
 from ai_worker.core.errors import ImageError, LLMConnectionError, LLMError, LLMResponseError, LLMTimeoutError
 from ai_worker.images.look import ImageLook, image_look
+from ai_worker.model.anchor import VisualAnchor
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import VideoStyles
 from ai_worker.prompts.anchor import (
     ANCHOR_MAX_TOKENS,
     ANCHOR_TEMPERATURE,
-    VisualAnchor,
     anchor_system_prompt,
     mentions_subject,
     parse_anchor,

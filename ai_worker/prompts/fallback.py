@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import TypedDict
 
 from ai_worker.images.look import ImageLook
+from ai_worker.model.anchor import VisualAnchor
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import MoodStyle, VideoStyles
-from ai_worker.prompts.anchor import LEXICON_TIMES, VisualAnchor, fallback_anchor
+from ai_worker.prompts.anchor import LEXICON_TIMES, fallback_anchor, outdoors
 from ai_worker.prompts.consistency import agrees, consistent_clauses, contradictions, found
 from ai_worker.prompts.lexicon import SceneElements, Term, find_terms, scene_elements
 from ai_worker.prompts.text import PromptMode
@@ -253,7 +254,7 @@ def _anchored_subject(
     own_setting = next((t for t in own if t.kind == "setting"), None)
     own_time = next((t for t in own if t.kind == "time"), None)
     setting = own_setting.phrase if own_setting else anchor.place
-    outdoor = own_setting.key in _OUTDOOR_SETTINGS if own_setting else anchor.outdoors
+    outdoor = own_setting.key in _OUTDOOR_SETTINGS if own_setting else outdoors(anchor)
     time_key = LEXICON_TIMES.get(own_time.key) if own_time else anchor.time_of_day
     time = own_time.phrase if own_time else anchor.time_phrase
     where = _where(setting, outdoor, elements.weather, time)

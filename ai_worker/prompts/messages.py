@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from typing import TypedDict
 
 from ai_worker.images.look import ImageLook
+from ai_worker.model.anchor import VisualAnchor
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import MoodStyle
-from ai_worker.prompts.anchor import MAX_ANCHOR_SCENE_CHARS, VisualAnchor
+from ai_worker.prompts.anchor import MAX_ANCHOR_SCENE_CHARS
 from ai_worker.prompts.consistency import consistent_clauses
 from ai_worker.prompts.text import PromptMode
 

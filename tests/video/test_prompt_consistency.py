@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from ai_worker.images.look import ImageLook
+from ai_worker.model.anchor import VisualAnchor
 from ai_worker.model.post_file import load_post
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import MOODS, VideoStyles, load_video_styles
-from ai_worker.prompts.anchor import VisualAnchor, mentions_subject
+from ai_worker.prompts.anchor import mentions_subject
 from ai_worker.prompts.consistency import EXCLUSIONS, consistent_clauses, contradictions
 from ai_worker.prompts.fallback import default_anchor, fallback_prompt
 from ai_worker.prompts.text import check_prompt, simplify_prompt, split_sentences

@@ -14,9 +14,10 @@ import typer
 from typer.testing import CliRunner
 
 from ai_worker.cli.cmd_prompts import prompts
+from ai_worker.model.anchor import VisualAnchor
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import MOODS, VideoStyles, load_video_styles
-from ai_worker.prompts.anchor import VisualAnchor, parse_anchor
+from ai_worker.prompts.anchor import parse_anchor
 from ai_worker.prompts.engine import (
     VideoPromptEngine,
     fallback_prompt,

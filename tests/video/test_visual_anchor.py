@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 
 from ai_worker.images.look import image_look
+from ai_worker.model.anchor import VisualAnchor
 from ai_worker.model.post_file import load_post
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import MOODS, VideoStyles, load_video_styles
 from ai_worker.prompts.anchor import (
     OFFICE_NARRATOR,
-    VisualAnchor,
     anchor_system_prompt,
     colour_name,
     mentions_subject,
+    outdoors,
     palette_words,
     parse_anchor,
 )
@@ -134,7 +135,7 @@ def test_fallback_anchors_of_the_example_posts(styles: VideoStyles) -> None:
     assert "new employee" in office.subject and "office" in office.place and office.time_of_day == "daytime"
     cat = _example_anchor("lost_cat_found.json", styles)
     assert (cat.subject, cat.subject_kind, cat.time_of_day) == ("a small tabby cat", "animal", "night")
-    assert "alley" in cat.place and cat.outdoors
+    assert "alley" in cat.place and outdoors(cat)
     assert cat.source == "fallback: test"
 
 
