@@ -1,14 +1,16 @@
 """One attempt of one scene on one server: build the request, run it (or re-attach to an earlier prompt)
 within our own guard, re-attach after a dropped connection, cancel on the server when stopped.
 
-The runner does I/O and raises; what to do after an error is `error_policy`'s decision, and where the job
-goes next is the scheduler's.
+The runner does I/O and returns an `AttemptOutcome` (a clip, or the error it ended with); it writes no
+record. What an error means is `error_policy`'s decision, where the job goes next is the scheduler's, and
+the scene's record is written in one place, `post_run.PostRun`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,20 @@ class InFlight:
     """The server lost the prompt, but the clip it had written was still there and was taken."""
     probed_seconds: float | None = None
     """The finished clip's real duration, as probed when it was validated."""
+    elapsed_s: float = 0.0
+    """How long the attempt ran, however it ended (a cancelled one included)."""
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """How an attempt ended: `result` when it made a valid clip, else the `error` it ended with."""
+
+    result: ClipResult | None
+    error: Exception | None
+    duration_s: float
+    reattached: bool = False
+    recovered: bool = False
+    probed_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,9 +129,30 @@ class AttemptRunner:
             limit += self.settings.comfyui_queue_timeout
         return limit
 
-    async def run(self, request: ClipRequest, hooks: GenerationHooks, flight: InFlight, *, resume: bool) -> ClipResult:
-        """Submit `request` (or, when `resume`, re-attach to ``flight.prompt_id``), re-attaching after dropped
-        connections while the server is still up, and validate the clip."""
+    async def run(
+        self, request: ClipRequest, hooks: GenerationHooks, flight: InFlight, *, resume: bool
+    ) -> AttemptOutcome:
+        """Submit `request` (or, when `resume`, re-attach to ``flight.prompt_id``) and validate the clip.
+
+        Errors of the attempt come back in the outcome; a cancellation stops the job on the server and
+        propagates (the caller records it)."""
+        started = time.monotonic()
+        try:
+            result = await self._run(request, hooks, flight, resume=resume)
+        except asyncio.CancelledError:
+            flight.elapsed_s = time.monotonic() - started
+            if flight.prompt_id is not None:
+                await asyncio.shield(cancel_on(self.generator, flight.prompt_id))
+            raise
+        except Exception as exc:
+            flight.elapsed_s = time.monotonic() - started
+            return AttemptOutcome(None, exc, flight.elapsed_s, reattached=flight.reattached)
+        flight.elapsed_s = time.monotonic() - started
+        return AttemptOutcome(result, None, flight.elapsed_s, reattached=flight.reattached,
+                              recovered=flight.recovered, probed_seconds=flight.probed_seconds)
+
+    async def _run(self, request: ClipRequest, hooks: GenerationHooks, flight: InFlight, *, resume: bool) -> ClipResult:
+        """Re-attaching after dropped connections while the server is still up."""
         request.output_path.parent.mkdir(parents=True, exist_ok=True)
         limit = self.limit()
         reattaches = 0

@@ -1,26 +1,30 @@
-"""`VideoManager` (Phase 7, seed sections 5, 9, 10): every scene's clip through the fallback ladder, on every
-server at once, with failed scenes merged away so that no line of the script is lost.
+"""`VideoManager`, the one conductor of Phase 7 (seed sections 5, 9, 10): every scene's clip through the
+fallback ladder, on every server at once, with failed scenes merged away so that no line of the script is
+lost. `generate_all_clips` runs one post, `generate_batch` many posts on the same servers.
 
-The parts, each in its own module:
+The parts it conducts, each in its own module:
 
+* `post_run`: one post's books, and the one place that writes a scene's record;
 * `reconcile`: the manifest against the scenes (reuse, clip cap, resume, re-attach, retries);
 * `scheduler`: the one, pure scheduler (breadth-first, distilled last, slots, affinity, benching);
-* `attempt`: one attempt (request via `clip_plan`, guard, re-attach, cancel);
+* `slots`: every server slot taking jobs from the scheduler;
+* `attempt`: one attempt (request via `clip_plan`, guard, re-attach, cancel), returning its outcome;
 * `error_policy`: what a failed attempt's error type means for the scene and the server;
-* `finish`: merge, final scenes, superseded clips;
-* `orchestrator`: drives the above for one or many posts (`post_run`) on one backend.
+* `finish`: merge, final scenes, superseded clips.
 
 Health check first; when no server passes, no clip is attempted and the scenes stay as they are (static).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from ai_worker.core.errors import OutputError
 from ai_worker.model.capabilities import Backend, servers_of
 from ai_worker.model.manifest import ManifestStore
 from ai_worker.model.scene import SceneDecision
@@ -30,8 +34,8 @@ from ai_worker.orchestration.gpu_manager import GPUManager
 from ai_worker.orchestration.ladder import Rung, build_ladder
 from ai_worker.orchestration.merge import MergePlan
 from ai_worker.orchestration.post_run import PostRun
-from ai_worker.orchestration.scheduler import Clock
-from ai_worker.orchestration.slots import Orchestrator
+from ai_worker.orchestration.scheduler import Clock, Scheduler
+from ai_worker.orchestration.slots import ServerSlots
 from ai_worker.prompts.text import NEGATIVE_PROMPT, simplify_prompt
 from config.settings import Settings
 
@@ -119,9 +123,37 @@ class VideoManager:
                     retry_failed=retry_failed)
             for n, p in enumerate(posts)
         ]
-        clock = self.clock or time.monotonic
-        await Orchestrator(self.generator, self.settings, self.ladder, self.gpu, clock=clock).run(runs)
+        await self._run(runs)
         return [run.results for run in runs]
+
+    async def _run(self, posts: list[PostRun]) -> None:
+        """Every post's scenes to the end (clip or failure), then each post's finish (merge, final scenes)."""
+        clock = self.clock or time.monotonic
+        scheduler = Scheduler(self.ladder, bench_seconds=self.settings.comfyui_bench_seconds,
+                              max_failures=self.settings.video_server_max_failures, clock=clock)
+        slots = ServerSlots(self.generator, scheduler, self.settings, self.gpu, clock=clock)
+        for post in posts:
+            for work in await post.prepare():
+                slots.add(work)
+        try:
+            if any(job.state == "queued" for job in scheduler.jobs):
+                if await slots.health_check():
+                    await slots.work()
+                else:
+                    reason = f"video backend {self.generator.name} failed its health check; clips skipped"
+                    logger.warning("%s", reason)
+                    for post in posts:
+                        post.backend_down(reason)
+        except BaseException:
+            for post in posts:
+                post.interrupted()
+                with contextlib.suppress(OutputError):  # the error being raised says more
+                    post.save()
+            raise
+        for post in posts:
+            post.finish()
+        if slots.switches():
+            logger.info("checkpoint switches asked of each server: %s", slots.switches())
 
     def _merge_failed_scenes(self, scenes: list[SceneDecision], results: list[VideoGenerationResult]) -> MergePlan:
         return merge_results(scenes, results)

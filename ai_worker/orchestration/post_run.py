@@ -1,5 +1,10 @@
-"""One post's part of a Phase 7 run: its scenes, manifest, results and events. The orchestrator runs any
-number of these on one scheduler; this object only keeps the post's own books."""
+"""One post's part of a Phase 7 run: its scenes, manifest, results and events.
+
+The conductor runs any number of these on one scheduler. This object keeps the post's books, and it is the
+one place that writes a scene's record: an attempt begins, is submitted, ends with an `AttemptOutcome` (or
+is cancelled), and a scene ends done, failed or skipped, each through a method here that also saves the
+manifest and tells the listener.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +13,44 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_worker.model.manifest import FailureKind, Manifest, ManifestStore, PendingPrompt, SceneRecord, fingerprint
+from ai_worker.model.manifest import (
+    AttemptRecord,
+    FailureKind,
+    Manifest,
+    ManifestStore,
+    PendingPrompt,
+    SceneRecord,
+    fingerprint,
+)
 from ai_worker.model.scene import SceneDecision
+from ai_worker.orchestration.attempt import AttemptOutcome, AttemptPlan
 from ai_worker.orchestration.events import (
+    AttemptFailed,
+    AttemptStarted,
     EventCallback,
     ManagerEvent,
     SceneDone,
     SceneFailed,
     SceneSkipped,
+    SceneStarted,
     VideoGenerationResult,
 )
 from ai_worker.orchestration.finish import merge_results, remove_superseded_clips, write_final_scenes
 from ai_worker.orchestration.ladder import Rung
 from ai_worker.orchestration.reconcile import build_records, plan_starts
 from ai_worker.orchestration.scene_identity import clip_settings_payload
-from ai_worker.orchestration.scheduler import Job
+from ai_worker.orchestration.scheduler import Ended, Job
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CLIPS_DIR = "clips"
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as the manifest and the report show it: its type, and its message when it has one."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass(eq=False)
@@ -144,6 +167,72 @@ class PostRun:
             if work.job.state == "queued":
                 work.job.state = "failed"  # neither merged nor final: the scene is skipped
                 self.skip(work.index, reason)
+        self.save()
+
+    # --- an attempt --------------------------------------------------------------------------------------
+
+    def begin_attempt(
+        self, work: SceneWork, plan: AttemptPlan, *, rung: Rung, seed: int, server: str,
+        resume: PendingPrompt | None,
+    ) -> AttemptRecord:
+        """Record an attempt that is about to run (re-attaching to `resume`'s prompt when given)."""
+        record = work.record
+        attempt = AttemptRecord(
+            rung=rung.number, label=rung.label, params={**plan.request.as_record(), "label": rung.label},
+            seed=seed, server=server, reattached=resume is not None, shape=plan.shape.as_record(),
+            prompt_id=resume.prompt_id if resume else None,
+        )
+        record.attempts.append(attempt)
+        record.status = "running"
+        record.clip_prompt = work.scene.video_prompt
+        if not work.started:
+            work.started = True
+            self.emit(SceneStarted(work.index, self.total, work.job.mode, record.fingerprint, post_id=self.post_id))
+        self.emit(AttemptStarted(work.index, self.total, rung.number, rung.label, server, dict(attempt.params),
+                                 reattach=resume is not None, post_id=self.post_id))
+        self.save()
+        return attempt
+
+    def submitted(self, work: SceneWork, attempt: AttemptRecord, *, slot_server: str, server: str,
+                  prompt_id: str) -> None:
+        """The backend queued the attempt as `prompt_id`: kept in ``pending`` so a later run re-attaches."""
+        attempt.prompt_id = prompt_id
+        attempt.server = server
+        work.record.pending = PendingPrompt(server=slot_server, prompt_id=prompt_id, rung=attempt.rung,
+                                            params=dict(attempt.params))
+        self.save()
+
+    def cancelled(self, work: SceneWork, attempt: AttemptRecord, elapsed_s: float) -> None:
+        """Stopped (Ctrl-C, SIGTERM): the prompt id stays in ``pending``, so the next run re-attaches."""
+        attempt.duration_s = elapsed_s
+        attempt.error, attempt.error_type, attempt.action = "cancelled", "CancelledError", "cancelled"
+        work.record.status = "pending"
+        self.save()
+
+    def apply(self, work: SceneWork, attempt: AttemptRecord, outcome: AttemptOutcome, *,
+              action: str | None = None, ended: Ended | None = None) -> None:
+        """The attempt's outcome on the scene's record. A failure comes with the error policy's `action` and,
+        when the scheduler gave the scene up, how it `ended`; otherwise the scene waits for its next rung."""
+        attempt.duration_s = outcome.duration_s
+        attempt.reattached = attempt.reattached or outcome.reattached
+        if outcome.result is not None:
+            attempt.recovered = outcome.recovered
+            attempt.probed_seconds = outcome.probed_seconds
+            attempt.server = outcome.result.server or attempt.server
+            attempt.prompt_id = outcome.result.prompt_id or attempt.prompt_id
+            self.succeeded(work, outcome.result.path)
+            return
+        error = outcome.error
+        message = error_text(error) if error is not None else "no clip"
+        attempt.error, attempt.error_type, attempt.action = message, type(error).__name__, action
+        work.record.pending = None
+        self.emit(AttemptFailed(work.index, self.total, attempt.rung, attempt.error_type or "", message,
+                                action or "", post_id=self.post_id))
+        if ended is not None:
+            self.failed(work, ended.reason, ended.kind)
+            return
+        work.record.status = "pending"
+        work.record.next_rung = work.job.rung_pos
         self.save()
 
     # --- outcomes ----------------------------------------------------------------------------------------

@@ -1,31 +1,27 @@
-"""The Phase 7 driver: every post of a batch on one `Scheduler`, every server's slots working at once.
+"""The servers' slots at work: every slot of every server takes jobs from the one `Scheduler` at once.
 
-Each server slot is a task that asks the scheduler for a job, runs it with the server's `AttemptRunner`,
-applies `error_policy.decide` to a failure, and tells the post (`PostRun`) what happened, which saves the
-manifest after every change. A benched server's slot health-checks it again when its time is up.
-Cancellation (Ctrl-C, SIGTERM): jobs in flight are cancelled on the server, their records go back to
-``pending`` with the prompt id kept, every manifest is saved, and the cancellation goes on.
+Each slot is a task that asks the scheduler for a job, runs it with its server's `AttemptRunner`, has
+`error_policy.decide` judge a failure, and hands the `AttemptOutcome` to the post (`PostRun.apply`), the
+one place that writes scene records. A benched server's slot health-checks it again when its time is up.
+Cancellation (Ctrl-C, SIGTERM): jobs in flight are cancelled on the server and their records go back to
+``pending`` with the prompt id kept; the conductor saves every manifest and the cancellation goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ai_worker.core.errors import ComfyUIError, OutputError, WaggleVideoError
+from ai_worker.core.errors import ComfyUIError, WaggleVideoError
 from ai_worker.model.backend import GenerationHooks, ProgressEvent, VideoGenerator, cancel_on, is_healthy
 from ai_worker.model.capabilities import Backend, loaded_model_of, servers_of, slots_of
-from ai_worker.model.manifest import AttemptRecord, PendingPrompt
-from ai_worker.orchestration.attempt import AttemptRunner, InFlight, plan_attempt
+from ai_worker.model.manifest import AttemptRecord
+from ai_worker.orchestration.attempt import AttemptOutcome, AttemptRunner, InFlight, plan_attempt
 from ai_worker.orchestration.error_policy import decide
-from ai_worker.orchestration.events import AttemptFailed, AttemptStarted, Progress, SceneStarted
+from ai_worker.orchestration.events import Progress
 from ai_worker.orchestration.gpu_manager import GPUManager
-from ai_worker.orchestration.ladder import Rung
-from ai_worker.orchestration.post_run import PostRun, SceneWork
+from ai_worker.orchestration.post_run import SceneWork, error_text
 from ai_worker.orchestration.scene_identity import attempt_seed
 from ai_worker.orchestration.scheduler import Clock, Ended, Job, Scheduler, Server
 from config.settings import Settings
@@ -40,12 +36,7 @@ class _Lane:
     runner: AttemptRunner
 
 
-def _error_text(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The error to report from a task group: ours first, then anything but a cancellation."""
     leaves: list[BaseException] = []
 
@@ -64,69 +55,49 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return leaves[0] if leaves else group
 
 
-class Orchestrator:
-    """Runs posts' scenes on a backend's servers (see the module docstring)."""
+class ServerSlots:
+    """The scheduler and every server slot of one backend (see the module docstring)."""
 
     def __init__(
-        self, backend: Backend, settings: Settings, ladder: tuple[Rung, ...], gpu: GPUManager,
-        *, clock: Clock = time.monotonic,
+        self, backend: Backend, scheduler: Scheduler, settings: Settings, gpu: GPUManager, *, clock: Clock,
     ) -> None:
         self.settings = settings
         self.gpu = gpu
         self.clock = clock
-        self.scheduler = Scheduler(ladder, bench_seconds=settings.comfyui_bench_seconds,
-                                   max_failures=settings.video_server_max_failures, clock=clock)
+        self.scheduler = scheduler
         self.lanes = [
-            _Lane(self.scheduler.add_server(g.name, slots=slots_of(g), model=loaded_model_of(g)), g,
+            _Lane(scheduler.add_server(g.name, slots=slots_of(g), model=loaded_model_of(g)), g,
                   AttemptRunner(g, settings))
             for g in servers_of(backend)
         ]
-        self.backend_name = backend.name
         self.cond = asyncio.Condition()
         self.works: dict[tuple[int, int], SceneWork] = {}
 
-    async def run(self, posts: Sequence[PostRun]) -> None:
-        """Every post's scenes to the end (clip or failure), then each post's finish (merge, final scenes)."""
-        for post in posts:
-            for work in await post.prepare():
-                self.scheduler.add_job(work.job)
-                self.works[(work.job.post, work.job.index)] = work
-        try:
-            if any(job.state == "queued" for job in self.scheduler.jobs):
-                if await self._health_check():
-                    await self._work()
-                else:
-                    reason = f"video backend {self.backend_name} failed its health check; clips skipped"
-                    logger.warning("%s", reason)
-                    for post in posts:
-                        post.backend_down(reason)
-        except BaseException:
-            for post in posts:
-                post.interrupted()
-                with contextlib.suppress(OutputError):  # the error being raised says more
-                    post.save()
-            raise
-        for post in posts:
-            post.finish()
-        switches = {lane.server.name: lane.server.switches for lane in self.lanes if lane.server.switches}
-        if switches:
-            logger.info("checkpoint switches asked of each server: %s", switches)
+    def add(self, work: SceneWork) -> None:
+        self.scheduler.add_job(work.job)
+        self.works[(work.job.post, work.job.index)] = work
 
-    async def _health_check(self) -> bool:
+    def switches(self) -> dict[str, int]:
+        """Checkpoint switches asked of each server in this run."""
+        return {lane.server.name: lane.server.switches for lane in self.lanes if lane.server.switches}
+
+    async def health_check(self) -> bool:
+        """Every server's health check; a failing one is benched. True when at least one passed."""
         checks = await asyncio.gather(*(is_healthy(lane.generator) for lane in self.lanes))
         for lane, ok in zip(self.lanes, checks, strict=True):
             if not ok:
                 self.scheduler.bench(lane.server, "health check failed")
         return any(checks)
 
-    async def _work(self) -> None:
+    async def work(self) -> None:
+        """Run every slot until no job is outstanding."""
         try:
             async with asyncio.TaskGroup() as group:
                 for lane in self.lanes:
                     for _ in range(lane.server.slots):
                         group.create_task(self._slot(lane))
         except BaseExceptionGroup as group:
-            raise _first_error(group) from None
+            raise first_error(group) from None
 
     # --- one slot ----------------------------------------------------------------------------------------
 
@@ -215,68 +186,36 @@ class Orchestrator:
             simple_prompt=post.simple_prompt(work.scene), negative_prompt=post.negative, mood=post.mood,
             settings=self.settings,
         )
-        request = plan.request
-        attempt = AttemptRecord(
-            rung=rung.number, label=rung.label, params={**request.as_record(), "label": rung.label}, seed=seed,
-            server=lane.server.name, reattached=resume is not None, shape=plan.shape.as_record(),
-        )
-        flight = InFlight(prompt_id=resume.prompt_id if resume else None)
-        attempt.prompt_id = flight.prompt_id
-        record.attempts.append(attempt)
-        record.status = "running"
-        record.clip_prompt = work.scene.video_prompt
-        if not work.started:
-            work.started = True
-            post.emit(SceneStarted(work.index, post.total, job.mode, record.fingerprint, post_id=post.post_id))
-        post.emit(AttemptStarted(work.index, post.total, rung.number, rung.label, lane.server.name,
-                                 dict(attempt.params), reattach=resume is not None, post_id=post.post_id))
-        post.save()
+        attempt = post.begin_attempt(work, plan, rung=rung, seed=seed, server=lane.server.name, resume=resume)
+        flight = InFlight(prompt_id=attempt.prompt_id)
 
         def on_submitted(server: str, prompt_id: str) -> None:
-            flight.prompt_id = attempt.prompt_id = prompt_id
-            attempt.server = server
-            record.pending = PendingPrompt(server=lane.server.name, prompt_id=prompt_id, rung=rung.number,
-                                           params=dict(attempt.params))
-            post.save()
+            flight.prompt_id = prompt_id
+            post.submitted(work, attempt, slot_server=lane.server.name, server=server, prompt_id=prompt_id)
 
         def on_progress(event: ProgressEvent) -> None:
             post.emit(Progress(work.index, post.total, event, post_id=post.post_id))
 
         hooks = GenerationHooks(on_progress=on_progress, on_submitted=on_submitted)
-        started = time.monotonic()
         try:
-            result = await lane.runner.run(request, hooks, flight, resume=resume is not None)
+            outcome = await lane.runner.run(plan.request, hooks, flight, resume=resume is not None)
         except asyncio.CancelledError:
-            attempt.duration_s = time.monotonic() - started
-            attempt.error, attempt.error_type, attempt.action = "cancelled", "CancelledError", "cancelled"
-            if flight.prompt_id is not None:
-                await asyncio.shield(cancel_on(lane.generator, flight.prompt_id))
-            record.status = "pending"  # the prompt id stays in `pending`: the next run re-attaches
-            post.save()
+            post.cancelled(work, attempt, flight.elapsed_s)
             raise
-        except Exception as exc:
-            attempt.duration_s = time.monotonic() - started
-            attempt.reattached = attempt.reattached or flight.reattached
-            record.pending = None
-            await self._failed(lane, work, attempt, exc, resumed=resume is not None)
+        if outcome.result is not None:
+            async with self.cond:
+                self.scheduler.succeeded(job)
+            post.apply(work, attempt, outcome)
             return
-        attempt.duration_s = time.monotonic() - started
-        attempt.reattached = attempt.reattached or flight.reattached
-        attempt.recovered = flight.recovered
-        attempt.probed_seconds = flight.probed_seconds
-        attempt.server = result.server or attempt.server
-        attempt.prompt_id = result.prompt_id or attempt.prompt_id
-        async with self.cond:
-            self.scheduler.succeeded(job)
-        post.succeeded(work, result.path)
+        await self._failed(lane, work, attempt, outcome, resumed=resume is not None)
 
     async def _failed(
-        self, lane: _Lane, work: SceneWork, attempt: AttemptRecord, exc: Exception, *, resumed: bool
+        self, lane: _Lane, work: SceneWork, attempt: AttemptRecord, outcome: AttemptOutcome, *, resumed: bool
     ) -> None:
+        exc = outcome.error if outcome.error is not None else WaggleVideoError("the attempt made no clip")
         job = work.job
         decision = decide(exc, resumed=resumed, same_rung_retries=job.same_rung_retries)
-        message = _error_text(exc)
-        attempt.error, attempt.error_type, attempt.action = message, type(exc).__name__, decision.action
+        message = error_text(exc)
         if not isinstance(exc, WaggleVideoError):
             logger.error("post %s, scene %d: a bug, not retried", work.post.post_id, work.index, exc_info=exc)
         if decision.free_vram:
@@ -288,11 +227,4 @@ class Orchestrator:
             if self.scheduler.benched(lane.server):
                 logger.error("benching %s for %g s (last: %s)", lane.server.name, self.settings.comfyui_bench_seconds,
                              message)
-        work.post.emit(AttemptFailed(work.index, work.post.total, attempt.rung, attempt.error_type or "", message,
-                                     decision.action, post_id=work.post.post_id))
-        if ended is not None:
-            self._ended(ended)
-        else:
-            work.record.status = "pending"
-            work.record.next_rung = job.rung_pos
-            work.post.save()
+        work.post.apply(work, attempt, outcome, action=decision.action, ended=ended)
