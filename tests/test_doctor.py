@@ -14,19 +14,9 @@ from typer.testing import CliRunner
 from ai_worker.cli.cmd_doctor import doctor, report_table, summary
 from ai_worker.comfy.workflows import load_workflow
 from ai_worker.core.errors import FFmpegTimeoutError
-from ai_worker.doctor.checks import (
-    Check,
-    DoctorReport,
-    check_encoders,
-    check_ffmpeg,
-    check_object_info,
-    check_system_stats,
-    combo_options,
-    doctor_workflows,
-    list_encoders,
-    parse_encoders,
-    run_doctor,
-)
+from ai_worker.doctor.checks import Check, DoctorReport, doctor_workflows, run_doctor
+from ai_worker.doctor.ffmpeg_checks import check_encoders, check_ffmpeg, list_encoders, parse_encoders
+from ai_worker.doctor.server_checks import check_object_info, check_system_stats, combo_options
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 from tests.fakes.fake_ollama import FakeOllama
