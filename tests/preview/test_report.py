@@ -15,7 +15,7 @@ from ai_worker.preview.report import REPORT_NAME, record_run_summary, thumbnail_
 from config.settings import Settings
 from tests.browser import check_page
 from tests.fakes.settings import tiny_clip_settings
-from tests.video.post_folder import files_outside, make_post_folder
+from tests.preview.post_folder import files_outside, make_post_folder
 
 PAGE_FACTS = """(() => {
   const imgs = [...document.images];

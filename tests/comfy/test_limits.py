@@ -15,8 +15,8 @@ from ai_worker.comfy.outputs import DownloadLimits, download_view
 from ai_worker.comfy.protocol import OutputFile
 from ai_worker.core.errors import ComfyUIConnectionError, ComfyUIServerError, InvalidOutputError
 from config.settings import Settings
+from tests.comfy.test_client import make_request
 from tests.fakes.fake_comfyui import FakeComfyUI
-from tests.video.test_comfy_client import make_request
 
 
 def settings(**values: object) -> Settings:

@@ -21,7 +21,7 @@ from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 from tests.fakes.fake_ollama import FakeOllama
 
-DATA = Path(__file__).resolve().parent / "fakes" / "data"
+DATA = Path(__file__).resolve().parents[1] / "fakes" / "data"
 GEMMA = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
 
 
@@ -345,7 +345,7 @@ def test_report_table_and_summary_text() -> None:
 
 # --- the Docker files agree with the settings (they cannot be built here) ------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_docker_files_agree_with_settings_and_each_other() -> None:

@@ -27,8 +27,8 @@ from ai_worker.core.errors import (
 from ai_worker.model.backend import GenerationHooks
 from ai_worker.orchestration.ladder import ErrorAction, classify
 from config.settings import Settings
+from tests.comfy.test_client import Sleeps, make_request, until
 from tests.fakes.fake_comfyui import DATA_DIR, FakeComfyUI
-from tests.video.test_comfy_client import Sleeps, make_request, until
 
 CAPTURED: dict[str, Any] = json.loads((DATA_DIR / "execution_error_bad_header.json").read_text(encoding="utf-8"))
 BAD_HEADER: dict[str, Any] = CAPTURED["history_message"][1]

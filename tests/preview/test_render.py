@@ -16,7 +16,13 @@ from ai_worker.preview.render import PREVIEW_NAME, build_preview
 from ai_worker.preview.text import find_korean_font
 from config.settings import Settings
 from tests.fakes.settings import tiny_clip_settings
-from tests.video.post_folder import NARRATION_SECONDS, PostFolder, expected_line_frames, files_outside, make_post_folder
+from tests.preview.post_folder import (
+    NARRATION_SECONDS,
+    PostFolder,
+    expected_line_frames,
+    files_outside,
+    make_post_folder,
+)
 
 needs_font = pytest.mark.skipif(find_korean_font(None) is None, reason="no font with Hangul installed")
 
