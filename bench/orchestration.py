@@ -1,4 +1,4 @@
-"""Phase 7 orchestration benchmark: the seed's order (per scene, depth-first, one server) against ours
+"""Phase 7 orchestration benchmark: the order of docs/spec.md (per scene, depth-first, one server) against ours
 (breadth-first, every server at once), on the fake ComfyUI with simulated GPU time.
 
 Run: ``.venv/bin/python -m bench.orchestration``
@@ -139,7 +139,7 @@ def make_scenes(post: int = 0) -> list[SceneDecision]:
 
 
 async def seed_order(generator: VideoGenerator, scenes: list[SceneDecision], settings: Settings, out: Path) -> int:
-    """The seed's loop: scene after scene, each down its four rungs; every error retried, OOM frees memory."""
+    """The spec's loop: scene after scene, each down its four rungs; every error retried, OOM frees memory."""
     made = 0
     payload: dict[str, object] = {}
     for index, scene in enumerate(scenes):

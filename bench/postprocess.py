@@ -1,4 +1,4 @@
-"""Benchmark: the seed's three FFmpeg passes against the single pass, side by side in one run.
+"""Benchmark: the spec's three FFmpeg passes against the single pass, side by side in one run.
 
 From a generated 1280x720, 97-frame, 24 fps source with motion to a 6.3 s 1080x1920 clip:
 three passes (`resize_clip_to_layout`, `loop_or_trim_clip`, `normalize_clip_format`) against

@@ -3,8 +3,8 @@
 This is the only module that reads the environment. Build one `Settings` with `load_settings()` at the
 edge (the CLI, the pipeline's entry) and pass it down; library code never calls it itself.
 
-The seed's table (section 13) comes first, with the seed's defaults; settings this project adds follow.
-Where the seed's number is only a choice, the official LTX-2 value is noted beside it.
+The spec's table (docs/spec.md, 'Settings') comes first, with its defaults; settings this project adds follow.
+Where the spec's number is only a choice, the official LTX-2 value is noted beside it.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    # --- the seed's table (section 13) ---------------------------------------------------------------
+    # --- the spec's table (docs/spec.md, 'Settings') --------------------------------------------------
     comfyui_url: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://comfyui:8188"],
         description="ComfyUI server URL, or several separated by commas (one per GPU).",
@@ -70,17 +70,17 @@ class Settings(BaseSettings):
     video_model_distilled: str = "ltx-2-19b-distilled-fp8.safetensors"
     video_resolution: Annotated[tuple[int, int], NoDecode] = (1280, 720)
     video_resolution_fallback: Annotated[tuple[int, int], NoDecode] = (768, 512)
-    # Official LTX-2 workflows use 121 frames (about 5 s); 97 is the seed's choice.
+    # Official LTX-2 workflows use 121 frames (about 5 s); 97 is the spec's choice.
     video_num_frames: int = Field(default=97, ge=1)
     video_num_frames_fallback: int = Field(default=65, ge=1)
     video_fps: int = Field(default=24, ge=1, le=120)
     video_steps: int = Field(default=20, ge=1)
     video_steps_distilled: int = Field(default=8, ge=1)
-    # Official full-model CFG is 4.0; 3.5 is the seed's choice.
+    # Official full-model CFG is 4.0; 3.5 is the spec's choice.
     video_cfg: float = Field(default=3.5, ge=0)
     video_cfg_distilled: float = Field(default=1.0, ge=0)
     video_i2v_threshold: float = Field(default=0.6, ge=0, le=1)
-    # Official I2V strength is 1.0 (first frame kept exactly); 0.75 is the seed's choice.
+    # Official I2V strength is 1.0 (first frame kept exactly); 0.75 is the spec's choice.
     video_i2v_denoise: float = Field(default=0.75, ge=0, le=1)
     video_max_clips_per_post: int = Field(default=8, ge=0)
     video_max_retry: int = Field(default=4, ge=1, le=4)
@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         default=73, ge=9, description="Most frames a clip with narration may ask for at the fallback rungs 3-4."
     )
 
-    # --- the ladder's third rung (the seed's table gives 15 steps for it) ---------------------------------
+    # --- the ladder's third rung (docs/spec.md, 'Fallback ladder', gives it 15 steps) ---------------------
     video_steps_fallback: int = Field(default=15, ge=1)
 
     # --- Phase 7 orchestration (VideoManager) ----------------------------------------------------------------
@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     video_backend: BackendChoice = "auto"
     output_dir: Path = Path("media")
 
-    # --- ComfyUI beyond the seed ---------------------------------------------------------------------------
+    # --- ComfyUI beyond the spec ---------------------------------------------------------------------------
     comfyui_auth_header: str | None = Field(
         default=None, description="A full header line for a server behind a proxy, e.g. 'Authorization: Bearer X'."
     )

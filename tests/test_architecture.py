@@ -176,7 +176,7 @@ def test_pure_core_imports_no_io_library(module: str) -> None:
 
 
 def test_package_faces_import_nothing_eagerly() -> None:
-    """Package `__init__` files hold no imports of the project's modules (the seed's `ai_worker.video` face
+    """Package `__init__` files hold no imports of the project's modules (the spec's `ai_worker.video` face
     resolves its names lazily), so importing a package never drags in its neighbours."""
     offenders = []
     for init in LIBRARY.rglob("__init__.py"):

@@ -1,6 +1,6 @@
 """`ComfyUIClient`: one ComfyUI server, one clip at a time, following what a real server does.
 
-The run sequence (seed section 6, corrected by the captures in ``comfyui-protocol/NOTES.md``):
+The run sequence (docs/spec.md, 'ComfyUI run sequence', corrected by docs/design.md, 'ComfyUI protocol'):
 
 1. Open the WebSocket ``ws[s]://host/ws?clientId=<our id>`` *first*: events can follow the POST answer by
    under a millisecond, and only the socket registered under the prompt's client id receives them.
@@ -70,7 +70,7 @@ class ComfyUIClient:
     download and validation. Each run has its own client id and socket, and its VIDEO_GEN_TIMEOUT starts when
     it starts executing, so the queued one neither misses its events nor times out while it waits.
 
-    `output_dir` is the folder relative ``request.output_path`` values are placed under (the seed's
+    `output_dir` is the folder relative ``request.output_path`` values are placed under (the spec's
     ``media/tmp/videos``). The server's own output folder, when this machine can see it, is
     ``settings.comfyui_shared_output_dir``.
     """

@@ -1,6 +1,6 @@
 """What ComfyUI says, read into typed values: pure functions over the server's JSON (no I/O).
 
-Every shape here is taken from captures of a real ComfyUI 0.8.0 (`comfyui-protocol/NOTES.md`):
+Every shape here is taken from captures of a real ComfyUI 0.8.0 (docs/design.md, 'ComfyUI protocol'):
 
 * POST /prompt: 200 ``{"prompt_id", "number", "node_errors"}``; 400 ``{"error": {type, message, details,
   extra_info}, "node_errors": {node_id: {"errors": [...], "dependent_outputs", "class_type"}}}``.

@@ -7,7 +7,7 @@ they agree).
 * ``core`` (default): LTX-2 with core ComfyUI nodes only (``LTXAVTextEncoderLoader`` with a single-file
   Gemma 3 12B) plus VideoHelperSuite for the mp4. Fewest moving parts: no node pack that can fall out of
   step with ComfyUI's LTX classes.
-* ``ltxvideo``: the seed's graphs with ComfyUI-LTXVideo's ``LTXVGemmaCLIPModelLoader`` (the Hugging Face
+* ``ltxvideo``: the spec's graphs with ComfyUI-LTXVideo's ``LTXVGemmaCLIPModelLoader`` (the Hugging Face
   Gemma folder). Pinned to LTXVideo ``82bd963``: from ``5c3d208`` (2026-03-06, LTX-2.3) on, the pack
   passes ``apply_gated_attention`` to ComfyUI's ``CrossAttention``, which ComfyUI 0.8.0 does not take,
   so every job fails in the loader with a TypeError.

@@ -1,6 +1,6 @@
 """Getting a scene's image onto local disk, safely: the widest door of the stage, since URLs come from strangers.
 
-A URL is downloaded into the seed's cache, ``<out>/tmp/vid_img_cache_{post_id}/vid_img_{hash}.{ext}``; a cached
+A URL is downloaded into the spec's cache, ``<out>/tmp/vid_img_cache_{post_id}/vid_img_{hash}.{ext}``; a cached
 file is reused without a request. A local path (relative to the post file, and only inside its folder) is used
 in place. Hosts go on the wire IDNA-encoded (``image_urls.ascii_url``), so Korean domain names work.
 

@@ -1,6 +1,6 @@
-"""How well a crawled image would work as the first frame of an image-to-video clip (the seed's section 7).
+"""How well a crawled image would work as the first frame of an image-to-video clip (docs/spec.md, 7).
 
-The score keeps the seed's five criteria and weights (summing to 1.0)::
+The score keeps the spec's five criteria and weights (summing to 1.0)::
 
     resolution     0.20   min(w, h) >= 512 full, 256..511 -> 0.10, < 256 -> 0.00
     aspect ratio   0.20   max/min <= 2.0 full, 2.0..3.0 -> 0.10, > 3.0 -> 0.00
@@ -8,7 +8,7 @@ The score keeps the seed's five criteria and weights (summing to 1.0)::
     colour         0.15   RGB std > 30 full, 15..30 -> 0.07, < 15 (or a drawn image of <= 8 colours) -> 0.00
     edge density   0.15   edge pixels > 5 % full, 2..5 % -> 0.07, < 2 % -> 0.00
 
-The category says what the image is, and only a ``photo`` goes to image-to-video. The seed's bimodal-histogram
+The category says what the image is, and only a ``photo`` goes to image-to-video. The spec's bimodal-histogram
 test for text called every snowy or night photo a capture and every KakaoTalk capture (blue-grey background) a
 photo, so text and graphics are found by how the picture was made instead (see image_metrics): a screen or a
 drawing has large regions of one exact colour with sharp detail sitting on them, lines of text separated by
@@ -17,11 +17,11 @@ bars, which touch the rest of the picture only along their border. Categories, i
 
     text_capture   drawn (screen-like) with lines of text, or a page of text lines (a scan)
     chat_capture   a text capture with bubbles: two or more large flat colours (KakaoTalk, LINE, SMS)
-    meme           the seed's rule: very low colour diversity and a flat image
+    meme           the spec's rule: very low colour diversity and a flat image
     graphic        drawn without text lines: clipart, silhouettes, flat cartoons, logos
     animation      an animated GIF (a reaction clip already moves; its 256-colour frame animates badly)
-    diagram        smaller than 200 px on both sides and near square (the seed's icon rule)
-    screenshot     shorter side under 256 px (the seed's low-resolution rule)
+    diagram        smaller than 200 px on both sides and near square (the spec's icon rule)
+    screenshot     shorter side under 256 px (the spec's low-resolution rule)
     photo          everything else: the image-to-video candidates
 
 Resolution and aspect ratio use the original size (after EXIF rotation); every other measure is taken at one
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 64_000_000
 
-# Weights and partial scores, from the seed's table.
+# Weights and partial scores, from the spec's table.
 W_RESOLUTION, W_ASPECT, W_TEXT, W_COLOR, W_EDGE = 0.20, 0.20, 0.30, 0.15, 0.15
 PARTIAL_RESOLUTION, PARTIAL_ASPECT, PARTIAL_COLOR, PARTIAL_EDGE = 0.10, 0.10, 0.07, 0.07
 RES_FULL, RES_PARTIAL = 512, 256
@@ -87,7 +87,7 @@ CHAT_MIN_BUBBLES = 0.12
 
 @dataclass
 class ImageSuitability:
-    """The seed's result: a score in 0..1, why, what kind of image it is, and its original size."""
+    """The spec's result: a score in 0..1, why, what kind of image it is, and its original size."""
 
     score: float
     reason: str
@@ -141,7 +141,7 @@ def is_text_heavy(m: dict[str, float]) -> bool:
 
 
 def _criteria(width: int, height: int, m: dict[str, float]) -> tuple[float, list[str], bool]:
-    """The seed's five criteria: score, reasons, and whether the image is text-heavy."""
+    """The spec's five criteria: score, reasons, and whether the image is text-heavy."""
     reasons: list[str] = []
     score = 0.0
     short, long_ = min(width, height), max(width, height)
@@ -210,7 +210,7 @@ def _category(
     if animated:
         return "animation"
     if long_ < DIAGRAM_MAX_SIDE and aspect <= DIAGRAM_MAX_ASPECT:
-        # Checked before "screenshot": every image under 200 px is also under 256 px, so in the seed's order
+        # Checked before "screenshot": every image under 200 px is also under 256 px, so in the spec's order
         # this rule could never fire.
         return "diagram"
     if "very_low_resolution" in reasons:

@@ -2,7 +2,7 @@
 
 Two families:
 
-* the seed's: the grey histogram's dark and bright bands, edge density, RGB standard deviation, and the
+* the spec's: the grey histogram's dark and bright bands, edge density, RGB standard deviation, and the
   4-bit palette size;
 * what tells a photograph from a capture or a graphic. A camera never writes large regions of one exact
   colour (sensor noise, soft light, lens blur), a screen does: the image is cut into 4x4 blocks, a block

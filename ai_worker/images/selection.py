@@ -1,9 +1,9 @@
 """Phase 4.5's work for image scenes: fetch each image, score it, and choose image- or text-to-video.
 
-The seed's rule is score >= VIDEO_I2V_THRESHOLD. Two more guards, because the seed's weights alone let a text
+The rule of docs/spec.md is score >= VIDEO_I2V_THRESHOLD. Two more guards, because its weights alone let a text
 capture (0.55..0.70), a flat meme (0.60..0.70) or a tiny thumbnail (up to 0.80) through:
 
-* only the ``photo`` category is an image-to-video candidate (the seed: "그 외 → photo (I2V 후보)");
+* only the ``photo`` category is an image-to-video candidate (docs/spec.md, 7: "photo, the I2V candidates");
 * an image wider (or taller) than 3:1 is always text-to-video (the issue's rule).
 
 Any failure (download, safety, decode, or an exception nobody expected from a corrupt file) makes that scene

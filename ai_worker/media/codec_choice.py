@@ -22,7 +22,7 @@ NVENC_PROBE_ARGS: tuple[str, ...] = (
     "-c:v", "h264_nvenc", "-preset", "p1",
     "-f", "null", "-",
 )  # fmt: skip
-"""The seed's test encode: 0.1 s of nullsrc through h264_nvenc (256 px: NVENC refuses tiny frames)."""
+"""The test encode of docs/spec.md, 8: 0.1 s of nullsrc through h264_nvenc (256 px: NVENC refuses tiny frames)."""
 
 _nvenc_by_binary: dict[Path, bool] = {}
 _probe_locks: dict[tuple[asyncio.AbstractEventLoop, Path], asyncio.Lock] = {}

@@ -60,7 +60,7 @@ def libx264_args(preset: str = "ultrafast", crf: int = 23) -> list[str]:
 
 
 def nvenc_args() -> list[str]:
-    """The seed's GPU encoder options; constant quality 23 keeps it comparable with libx264's crf 23."""
+    """The GPU encoder options of docs/spec.md; constant quality 23 keeps it comparable with libx264's crf 23."""
     return ["-c:v", "h264_nvenc", "-preset", "p1", "-cq", "23"]
 
 

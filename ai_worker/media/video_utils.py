@@ -1,6 +1,6 @@
-"""FFmpeg post-processing of generated clips, so the renderer gets clips it can trust (seed section 8).
+"""FFmpeg post-processing of generated clips, so the renderer gets clips it can trust (docs/spec.md, 8).
 
-The async operations live here: the seed's three (`resize_clip_to_layout`, `loop_or_trim_clip`,
+The async operations live here: the spec's three (`resize_clip_to_layout`, `loop_or_trim_clip`,
 `normalize_clip_format`) and `prepare_clip_for_render`, which does all three in one FFmpeg process
 (one decode, one encode: faster, and one generation of loss instead of three). They stand on modules
 with one job each, re-exported here so callers keep one import:
@@ -90,7 +90,7 @@ MAX_FPS = 240
 MAX_TARGET_DURATION_S = 3600.0
 """Longer than any narration line; a bigger target is a unit mistake, not a scene."""
 COPY_TOLERANCE_S = 0.2
-"""The seed's rule: a clip within 0.2 s of the narration is copied, not re-encoded."""
+"""The spec's rule: a clip within 0.2 s of the narration is copied, not re-encoded."""
 DEFAULT_TIMEOUT_S = 300.0
 
 

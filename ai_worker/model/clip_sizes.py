@@ -14,7 +14,7 @@ MIN_SIDE = 64
 MAX_SIDE = 2048
 """Generation sizes: LTX-2's latent grid needs at least 64 px; beyond 2048 px a side no GPU we target fits."""
 RESOLUTION_MULTIPLES = (32, 64)
-"""32 for single-stage LTX-2 (the VAE divides by 32), 64 for the two-stage upscale path (ltx2/facts.md 1)."""
+"""32 for single-stage LTX-2 (the VAE divides by 32), 64 for the two-stage upscale (docs/design.md, 'LTX-2 facts')."""
 _FRAME_EPSILON = 1e-9
 
 

@@ -28,7 +28,7 @@ def post_dir(out_dir: Path, post_id: str) -> Path:
 
 
 def image_cache_dir(out_dir: Path, post_id: str) -> Path:
-    """The seed's image cache, `<out>/tmp/vid_img_cache_{post_id}`, with the post id made safe."""
+    """The image cache of docs/spec.md, `<out>/tmp/vid_img_cache_{post_id}`, with the post id made safe."""
     return out_dir / "tmp" / f"vid_img_cache_{safe_name(post_id)}"
 
 

@@ -1,6 +1,6 @@
 """Scenes as the pipeline passes them between phases (Phase 4 output). Phase 4.5 is in `video_modes`.
 
-`SceneDecision` carries the seed's scene fields and its five video fields, plus what this stage records
+`SceneDecision` carries docs/spec.md's scene fields and its five video fields, plus what this stage records
 about the image and the prompts so that the manifest can explain every decision.
 """
 
@@ -32,7 +32,7 @@ class SceneDecision:
     text_lines: list[TextLine] = field(default_factory=list)
     image_url: str | None = None
 
-    # The seed's five video fields.
+    # The five video fields (docs/spec.md, "SceneDecision's video fields").
     video_mode: Literal["t2v", "i2v"] | None = None
     video_prompt: str | None = None
     video_clip_path: str | None = None

@@ -1,4 +1,4 @@
-"""`VideoManager`, the one conductor of Phase 7 (seed sections 5, 9, 10): every scene's clip through the
+"""`VideoManager`, the one conductor of Phase 7 (docs/spec.md 5, 9, 10): every scene's clip through the
 fallback ladder, on every server at once, with failed scenes merged away so that no line of the script is
 lost. `generate_all_clips` runs one post, `generate_batch` many posts on the same servers.
 
@@ -107,7 +107,7 @@ class VideoManager:
     ) -> list[VideoGenerationResult]:
         """Make a clip for every scene that gets one, merge failed scenes into survivors (mutating `scenes`),
         and return one result per input scene, in input order."""
-        del body_summary  # the prompts were written in Phase 6; kept for the seed's signature
+        del body_summary  # the prompts were written in Phase 6; kept for the spec's signature
         out = Path(output_dir) if output_dir is not None else self.settings.video_output_dir / post_id
         job = PostJob(scenes, mood, post_id, out, title, store, on_event)
         return (await self.generate_batch([job], retry_failed=retry_failed))[0]

@@ -12,7 +12,7 @@ from ai_worker.model.manifest import AttemptRecord
 
 @dataclass
 class VideoGenerationResult:
-    """What happened to one scene (the seed's fields, plus the attempts themselves)."""
+    """What happened to one scene (docs/spec.md's fields, plus the attempts themselves)."""
 
     scene_index: int
     success: bool

@@ -1,4 +1,4 @@
-"""VRAM accounting and cleanup for the two-act plan (seed section 14, with design.md's correction).
+"""VRAM accounting and cleanup for the two-act plan (docs/spec.md, 14, with docs/design.md's correction).
 
 The models do not live in this process: LTX-2 runs inside ComfyUI and the LLM inside Ollama. So free VRAM
 is read from ComfyUI's ``/system_stats`` first (NVML or torch only when installed, else "unknown"), and
@@ -31,7 +31,7 @@ PROBE_TIMEOUT_S = 10.0
 
 
 class ModelType(float, enum.Enum):
-    """The models of the pipeline; each member's value is the VRAM (GB) it needs (seed section 14)."""
+    """The models of the pipeline; each member's value is the VRAM (GB) it needs (docs/spec.md, 14)."""
 
     LLM = 14.0
     TTS = 5.0
@@ -43,7 +43,7 @@ MODEL_VRAM_REQUIREMENTS: dict[ModelType, float] = {
     ModelType.TTS: 5.0,
     ModelType.VIDEO: 12.0,
 }
-"""GB each model needs (the same numbers as the members' values, spelled out as the seed's table)."""
+"""GB each model needs (the same numbers as the members' values, spelled out as the spec's table)."""
 MAX_COEXIST_VRAM_GB = 20.0
 """Upper bound on the VRAM of models meant to be loaded together (one 24 GB GPU, less headroom)."""
 
@@ -282,7 +282,7 @@ class GPUManager:
 
 
 async def prepare_vram_for_video(gm: GPUManager) -> float | None:
-    """Phase 7's entry check (seed section 14): when free VRAM is under half of what the video model
+    """Phase 7's entry check (docs/spec.md, 14): when free VRAM is under half of what the video model
     needs, clean up everything. Unknown VRAM is left alone. Returns the reading taken before cleanup."""
     need = gm.MODEL_VRAM_REQUIREMENTS.get(ModelType.VIDEO, 12.0)
     available = await gm.get_available_vram()

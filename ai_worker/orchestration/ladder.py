@@ -1,4 +1,4 @@
-"""The fallback ladder (seed section 9) and the sorting of errors that decides how a scene moves on it.
+"""The fallback ladder (docs/spec.md, 9) and the sorting of errors that decides how a scene moves on it.
 
 Pure: the rungs come from settings (every value snapped through `model.clip_sizes`, so the numbers recorded
 in the manifest are the ones the model really renders), and `classify` maps an exception *type* to what
@@ -33,7 +33,7 @@ from config.settings import Settings
 
 @dataclass(frozen=True)
 class Rung:
-    """One step of the ladder. `number` is 1-based, as in the seed's table."""
+    """One step of the ladder. `number` is 1-based, as in the spec's table."""
 
     number: int
     label: str
@@ -61,7 +61,7 @@ class Rung:
 
 
 def build_ladder(settings: Settings) -> tuple[Rung, ...]:
-    """The seed's four rungs, from settings, cut to `VIDEO_MAX_RETRY`.
+    """The spec's four rungs, from settings, cut to `VIDEO_MAX_RETRY`.
 
     1 full; 2 the same with the simplified prompt; 3 the fallback resolution, frame count and steps;
     4 the distilled model with its own steps and CFG.

@@ -1,4 +1,4 @@
-"""Merging failed scenes away without losing a word (seed section 10, with the fixes in design.md).
+"""Merging failed scenes away without losing a word (docs/spec.md, 10, with the fixes in docs/design.md).
 
 A scene whose clip could not be made is removed, and its script lines go to a surviving scene:
 

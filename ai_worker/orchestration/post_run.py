@@ -162,7 +162,7 @@ class PostRun:
         self.emit(SceneSkipped(index, self.total, reason, post_id=self.post_id))
 
     def backend_down(self, reason: str) -> None:
-        """The seed: when the backend's health check fails no clip is attempted and the scenes stay static."""
+        """docs/spec.md: when the backend's health check fails no clip is attempted and the scenes stay static."""
         for work in self.works:
             if work.job.state == "queued":
                 work.job.state = "failed"  # neither merged nor final: the scene is skipped

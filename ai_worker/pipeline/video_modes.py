@@ -1,4 +1,4 @@
-"""Phase 4.5: text- or image-to-video for every scene (the seed's section 3).
+"""Phase 4.5: text- or image-to-video for every scene (docs/spec.md, 3 'Mode assignment').
 
 The image work itself (fetch, score, decide) is `ai_worker.images.selection`, which takes image references
 and returns one `ImageChoice` each; this module maps scenes to it and writes the choices back onto the scenes.

@@ -92,7 +92,7 @@ class ReportView:
 
 
 def mode_rule(record: SceneRecord, threshold: float) -> str:
-    """The rule that chose the scene's mode, in words (the seed's section 3 and the image gate)."""
+    """The rule that chose the scene's mode, in words (docs/spec.md, 3 and the image gate)."""
     if record.mode is None:
         return "static: no clip asked" + (f" ({record.skip_reason})" if record.skip_reason else "")
     if record.type not in ("img_text", "img_only"):

@@ -1,4 +1,4 @@
-"""Phase 6: Korean scenes into English LTX-2 prompts (the seed's `VideoPromptEngine`).
+"""Phase 6: Korean scenes into English LTX-2 prompts (`VideoPromptEngine`, docs/spec.md, 4).
 
 For every scene Phase 4.5 gave a video mode, the local LLM (Ollama) writes one English prompt following the
 official LTX-2 advice: one flowing present-tense paragraph with shot, scene, action, character, camera and
@@ -15,7 +15,7 @@ photo looks like (`image_look`: light, colour, orientation), measured, since no 
 
 The simplified prompt for the ladder's later rungs is made here too (`simplify_prompt`, no LLM), so Phase 7
 never needs the LLM; at the end of the batch Ollama is asked to unload the model (`keep_alive: 0`) so the
-video model gets the VRAM (seed section 14).
+video model gets the VRAM (docs/spec.md, 14).
 """
 
 from __future__ import annotations
@@ -114,14 +114,14 @@ class VideoPromptEngine:
         self._llm = llm
 
     negative_prompt: ClassVar[str] = NEGATIVE_PROMPT
-    """The seed's negative prompt, passed with every T2V and I2V job."""
+    """The spec's negative prompt, passed with every T2V and I2V job."""
 
     @property
     def styles(self) -> VideoStyles:
         return self._styles
 
     def simplify_prompt(self, prompt: str) -> str:
-        """The module's `simplify_prompt` (the seed calls it through the engine)."""
+        """The module's `simplify_prompt` (the spec calls it through the engine)."""
         return simplify_prompt(prompt)
 
     async def generate_batch(

@@ -219,9 +219,9 @@ def _where(setting: str, outdoor: bool, weather: Term | None, time: str) -> str:
 def content_subject(mood: str, elements: SceneElements) -> str | None:
     """The T2V subject sentence built from the scene's matched content, or None when nothing to show matched.
 
-    The seed's order of subjects: (1) the matched people, with a matched animal and the first object as what
+    The spec's order of subjects: (1) the matched people, with a matched animal and the first object as what
     they hold or stand by; (2) without people, the matched objects and the place; a matched animal is then
-    the subject (the seed's "cute dog or cat", here because the scene names it). Weather and time of day
+    the subject (the spec's "cute dog or cat", here because the scene names it). Weather and time of day
     follow the place. Only a place, weather or time alone is not enough: the mood's own subjects stay.
     """
     setting = elements.setting.phrase if elements.setting else _MOOD_SETTINGS[mood]

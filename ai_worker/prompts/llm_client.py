@@ -171,7 +171,7 @@ async def call_ollama_raw(
     settings: Settings,
     keep_alive: KeepAlive = None,
 ) -> str:
-    """The seed's entry point: one generate call with its own short-lived client."""
+    """The entry point docs/spec.md names: one generate call with its own short-lived client."""
     async with OllamaClient(settings) as client:
         return await client.generate(prompt, system, max_tokens, temperature, keep_alive=keep_alive)
 

@@ -19,7 +19,7 @@ from ai_worker.prompts.text import PromptMode
 
 __all__ = ["LLM_PARAMS", "anchor_user_prompt", "as_data", "system_prompt", "user_prompt"]
 
-# The seed's names for the two system prompts; `{style_hint}` is filled with the mood's `atmosphere`.
+# The spec's names (docs/spec.md, 4) for the two system prompts; `{style_hint}` is filled with the mood's `atmosphere`.
 _T2V_PROMPT_SYSTEM_V2 = """\
 You write prompts for LTX-2, a model that turns one English paragraph into a short, realistic video clip \
 with sound. You are given one scene of a Korean online community post. Write the video prompt for it.
@@ -66,7 +66,7 @@ and never talk about these rules, the post or yourself."""
 
 
 class LLMParams(TypedDict):
-    """The seed's generation parameters for one mode."""
+    """The spec's generation parameters for one mode."""
 
     max_tokens: int
     temperature: float

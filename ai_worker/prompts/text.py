@@ -1,4 +1,4 @@
-"""Pure prompt text: the seed's negative prompt, the checks every LLM answer goes through, and the
+"""Pure prompt text: the spec's negative prompt, the checks every LLM answer goes through, and the
 deterministic simplification the fallback ladder's later rungs use. No LLM, no I/O: Phase 7 (the manager)
 imports this without depending on the LLM client.
 """
@@ -11,7 +11,7 @@ from typing import Literal, TypedDict
 
 PromptMode = Literal["t2v", "i2v"]
 
-# The seed's negative prompt, item for item, as one line.
+# The negative prompt of docs/spec.md, 4 'Prompt engine', item for item, as one line.
 NEGATIVE_PROMPT = (
     "worst quality, inconsistent motion, blurry, jittery, distorted, "
     "watermarks, anime, cartoon, 3d render, CGI, "

@@ -1,4 +1,4 @@
-"""The seed's public API of the video stage (`from ai_worker.video import VideoManager, ...`).
+"""The public API of the video stage (docs/spec.md, 1) (`from ai_worker.video import VideoManager, ...`).
 
 Each name is imported from its home package on first use (PEP 562), so importing this face loads no
 backend, HTTP client or media library until a caller asks for one.

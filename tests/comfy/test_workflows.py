@@ -28,7 +28,7 @@ from config.settings import Settings
 DATA = Path(__file__).resolve().parent.parent / "fakes" / "data"
 ALL_WORKFLOWS = (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW)
 LTXV = "ltxvideo"
-"""The exact-graph tests below pin the seed's LTXVideo set; the core set has its own tests."""
+"""The exact-graph tests below pin the spec's LTXVideo set; the core set has its own tests."""
 SET_WORKFLOWS = [(set_name, name) for set_name in all_sets() for name in ALL_WORKFLOWS]
 GEMMA = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
 DISTILLED_SIGMAS = "1., 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875, 0.0"

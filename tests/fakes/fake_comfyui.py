@@ -1,6 +1,6 @@
 """A fake ComfyUI server over real sockets (aiohttp: HTTP and WebSocket on one random port on 127.0.0.1).
 
-It speaks what a real ComfyUI 0.8.0 was captured saying (``comfyui-protocol/NOTES.md``), message for message,
+It speaks what a real ComfyUI 0.8.0 was captured saying (docs/design.md, 'ComfyUI protocol'), message for message,
 and writes REAL mp4 files (FFmpeg) of the size, frame count and rate the graph asks for.
 
 Use::

@@ -49,7 +49,7 @@ def test_small_text_as_jpeg_is_still_a_capture(tmp_path: Path) -> None:
 def test_dark_photo_is_not_a_text_capture(tmp_path: Path) -> None:
     path = save(photo_like(1200, 900, 4, dark=True), tmp_path / "dark.jpg", quality=90)
     result = evaluate_image(path)
-    assert result.metrics["bimodal"] > 0.7  # the seed's histogram test alone would call it text
+    assert result.metrics["bimodal"] > 0.7  # the spec's histogram test alone would call it text
     assert result.category == "photo"
     assert "text_heavy_image" not in result.reasons
 
@@ -176,7 +176,7 @@ WALLPAPER_CHAT = {"flat_blocks": 0.2, "top_colour": 0.1, "top_colours": 0.2, "fl
         ((1000, 1000), _m(edge_density=0.03), 0.92, "low_edge_density", "photo"),
         ((1000, 1000), _m(edge_density=0.01), 0.85, "flat_image", "photo"),
         ((1000, 1000), _m(color_std=10.0, edge_density=0.01), 0.7, "very_low_color_diversity, flat_image", "meme"),
-        # The seed's bimodal histogram alone no longer makes a text capture (a snowy photo is bimodal).
+        # The spec's bimodal histogram alone no longer makes a text capture (a snowy photo is bimodal).
         ((1000, 1000), _m(bimodal=0.95, palette=6.0), 1.0, "suitable", "photo"),
         ((1080, 1920), _m(**CHAT), 0.55, "text_heavy_image, very_low_color_diversity", "chat_capture"),
         ((1080, 1920), _m(**BOARD), 0.7, "text_heavy_image", "text_capture"),

@@ -1,5 +1,5 @@
 """gpu_manager: VRAM read from ComfyUI's /system_stats over real HTTP, cleanup through POST /free and the
-injected Ollama unloader, and Phase 7's entry check (seed section 14)."""
+injected Ollama unloader, and Phase 7's entry check (docs/spec.md, 14)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Merging failed scenes (seed section 10, with design.md's fixes): no line is ever lost or reordered."""
+"""Merging failed scenes (docs/spec.md, 10, with docs/design.md's fixes): no line is ever lost or reordered."""
 
 from __future__ import annotations
 
