@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 
 from ai_worker.core.atomic import write_text_atomic
 from ai_worker.core.errors import InputError, InvalidClipError
+from ai_worker.images.normalize import to_rgb
 from ai_worker.media.probe import probe_clip, read_frames
 from ai_worker.model.manifest import (
     MANIFEST_NAME,
@@ -77,7 +78,8 @@ def thumbnail_frames(frames: int) -> list[tuple[str, int]]:
 
 def _jpeg_uri(picture: Image.Image) -> str:
     buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, format="JPEG", quality=80)
+    # Frames and card pictures arrive as RGB already; anything else is flattened the one way (on white).
+    to_rgb(picture).save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

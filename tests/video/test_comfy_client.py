@@ -233,6 +233,22 @@ async def test_i2v_uploads_a_resized_image_under_a_content_name(
     assert len(list(server.input_dir.iterdir())) == 1
 
 
+async def test_i2v_uploads_a_transparent_picture_on_white(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    image = tmp_path / "sticker.png"
+    clear = Image.new("RGBA", (200, 100), (0, 0, 0, 0))  # transparent black around an opaque red square
+    clear.paste((255, 0, 0, 255), (75, 25, 125, 75))
+    clear.save(image)
+    await make_client().generate_i2v(make_request(tmp_path, init_image=image))
+    [uploaded] = list(server.input_dir.iterdir())
+    with Image.open(uploaded) as sent:
+        assert sent.mode == "RGB"
+        assert sent.getpixel((2, 2)) == (255, 255, 255)  # white, as the picture is shown, not black
+        red, green, blue = sent.getpixel((sent.width // 2, sent.height // 2))  # type: ignore[misc]
+        assert red > 240 and green < 15 and blue < 15
+
+
 async def test_upscale_variant_renders_the_final_size(server: FakeComfyUI, make_client: ClientFactory,
                                                       tmp_path: Path) -> None:
     client = make_client()
