@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, Validat
 from ai_worker.core.atomic import write_text_atomic
 from ai_worker.core.errors import InputError, OutputError
 from ai_worker.model.anchor import VisualAnchor
+from ai_worker.model.failure import FailureKind
 from ai_worker.model.manifest_paths import convert_paths, relative_to_folder, resolve_in_folder
 
 logger = logging.getLogger(__name__)
@@ -59,10 +60,6 @@ Time = Annotated[float, BeforeValidator(_from_iso), PlainSerializer(_to_iso, whe
 
 
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
-FailureKind = Literal["exhausted", "fatal", "unavailable", "external"]
-"""Why a scene failed: every rung was tried; an error no rung can fix; no server could take it; or something
-outside the scene broke (FFmpeg missing). A re-run tries "unavailable" and "external" scenes again by itself,
-from the rung that never ran; "exhausted" and "fatal" ones only with ``--retry-failed``."""
 
 
 class AttemptRecord(BaseModel):
