@@ -17,7 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ai_worker.core.errors import ImageError
 
 _WHITE = (255, 255, 255)
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -70,12 +72,17 @@ def upright_rgb(im: Image.Image) -> Image.Image:
     return rgb.copy() if rgb is im else rgb
 
 
-def open_upright_rgb(path: Path) -> Image.Image:
+def open_upright_rgb(path: Path, what: str = "image") -> Image.Image:
     """The picture at `path` (the first frame of an animation) as displayed, in 8-bit RGB.
 
-    Raises what Pillow raises for a file it cannot read: `FileNotFoundError`, `PIL.UnidentifiedImageError`,
-    `OSError`, `ValueError`, `PIL.Image.DecompressionBombError`.
+    A file that is missing, does not decode or declares a decompression bomb is an `ImageError` naming it as
+    `what` (e.g. "init image").
     """
-    with Image.open(path) as opened:
-        opened.seek(0)
-        return upright_rgb(opened)
+    try:
+        with Image.open(path) as opened:
+            opened.seek(0)
+            return upright_rgb(opened)
+    except FileNotFoundError as exc:
+        raise ImageError(f"{path}: {what} not found") from exc
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot decode {what} ({exc})") from exc

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ai_worker.core.errors import FFmpegError, GeneratorError, ImageError, MediaError
 from ai_worker.images.normalize import open_upright_rgb
@@ -90,15 +90,13 @@ def build_i2v_args(
 def prepare_image(source: Path, target: Path, max_side: int) -> Path:
     """Decode `source` (any format Pillow reads), make it upright RGB with transparency on white (`normalize`),
     shrink it to `max_side`, save it as a PNG."""
+    image = open_upright_rgb(source)
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     try:
-        image = open_upright_rgb(source)
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         target.parent.mkdir(parents=True, exist_ok=True)
         image.save(target, format="PNG")
-    except FileNotFoundError as exc:
-        raise ImageError(f"{source}: image file not found") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageError(f"{source}: cannot decode image ({exc})") from exc
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"{source}: cannot stage the image at {target} ({exc})") from exc
     return target
 
 

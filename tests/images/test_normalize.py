@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from ai_worker.comfy.upload import resize_for_upload
+from ai_worker.core.errors import ImageError
 from ai_worker.images.decode import load_working
 from ai_worker.images.normalize import open_upright_rgb, to_rgb, upright_rgb
 from ai_worker.media.local_backend import prepare_image
@@ -142,6 +143,23 @@ def test_exif_rotated_photo_comes_out_upright_at_every_door(tmp_path: Path, door
     top, bottom = pixels[SIDE // 2, SIDE // 2], pixels[3 * SIDE // 2, SIDE // 2]
     assert top[0] > 200 and top[2] < 50, top
     assert bottom[2] > 200 and bottom[0] < 50, bottom
+
+
+@pytest.mark.parametrize("door", ["comfy upload", "local backend"])
+def test_a_decompression_bomb_is_an_image_error_naming_the_file(
+    tmp_path: Path, door: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "bomb.png"
+    Image.new("RGB", (SIDE, SIDE)).save(source)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", SIDE * SIDE // 4)  # Pillow refuses over twice this
+    with pytest.raises(ImageError, match=r"bomb\.png: cannot decode .*image"):
+        DOORS[door](source, tmp_path)
+
+
+@pytest.mark.parametrize(("door", "named"), [("comfy upload", "init image"), ("local backend", "image")])
+def test_a_missing_picture_is_an_image_error_naming_the_file(tmp_path: Path, door: str, named: str) -> None:
+    with pytest.raises(ImageError, match=rf"gone\.png: {named} not found"):
+        DOORS[door](tmp_path / "gone.png", tmp_path)
 
 
 def test_the_preview_card_shows_a_transparent_picture_on_white(tmp_path: Path) -> None:
