@@ -10,16 +10,15 @@ for a 0-byte mp4 (captured), so a reported success is never trusted alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from ai_worker.comfy.protocol import OutputFile
+from ai_worker.core.atomic import atomic_file
 from ai_worker.core.errors import ComfyUIConnectionError, ComfyUIError, InvalidClipError, InvalidOutputError
 from ai_worker.media.probe import validate_clip
 
@@ -35,10 +34,6 @@ class DownloadLimits:
 
     max_bytes: int
     deadline: float
-
-
-def _part_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
 
 
 def shared_path(shared_dir: Path | None, output: OutputFile) -> Path | None:
@@ -118,21 +113,16 @@ async def fetch_output(
     The bytes go to a ``.part`` file beside `dest`, are validated there, and only then renamed into place.
     """
     source = shared_path(shared_dir, output)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = _part_path(dest)
     try:
-        if source is not None:
-            await asyncio.to_thread(shutil.copyfile, source, part)
-            how = "shared"
-        else:
-            await download_view(http, output, part, limits=limits, server=server, prompt_id=prompt_id)
-            how = "view"
-        await validate_output(part, server=server, prompt_id=prompt_id)
-        part.replace(dest)
+        with atomic_file(dest) as part:
+            if source is not None:
+                await asyncio.to_thread(shutil.copyfile, source, part.path)
+                how = "shared"
+            else:
+                await download_view(http, output, part.path, limits=limits, server=server, prompt_id=prompt_id)
+                how = "view"
+            await validate_output(part.path, server=server, prompt_id=prompt_id)
     except OSError as exc:
         raise ComfyUIError(f"could not write {dest}: {exc}", server=server, prompt_id=prompt_id) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            part.unlink()
     logger.debug("clip %s from %s (%s)", dest, server, how)
     return how

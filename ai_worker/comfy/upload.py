@@ -8,29 +8,23 @@ import hashlib
 import io
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from ai_worker.comfy.http import ComfyHTTP
-from ai_worker.core.errors import ComfyUIError, ImageError
+from ai_worker.core.errors import ComfyUIError
+from ai_worker.images.normalize import open_upright_rgb
 
 
 def resize_for_upload(source: Path, width: int, height: int) -> bytes:
-    """The init image as PNG bytes: upright, RGB, shrunk with LANCZOS (ratio kept) only when it is larger
-    than needed to cover `width` x `height`; a smaller image is sent as is."""
-    try:
-        with Image.open(source) as opened:
-            image = ImageOps.exif_transpose(opened)
-            image = image.convert("RGB")
-            scale = max(width / image.width, height / image.height)
-            if scale < 1:
-                size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-                image = image.resize(size, Image.Resampling.LANCZOS)
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")
-    except FileNotFoundError as exc:
-        raise ImageError(f"{source}: init image not found") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageError(f"{source}: cannot decode init image ({exc})") from exc
+    """The init image as PNG bytes: upright, RGB, transparency on white (`normalize`), shrunk with LANCZOS
+    (ratio kept) only when it is larger than needed to cover `width` x `height`; a smaller image is sent as is."""
+    image = open_upright_rgb(source, "init image")
+    scale = max(width / image.width, height / image.height)
+    if scale < 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -2,7 +2,7 @@
 
 Everything is refused before decoding when it can be (an HTML error page saved as .jpg, a header that declares
 a decompression bomb), JPEG is decoded with DCT scaling (1/2, 1/4 or 1/8 size, the smallest that still gives
-the working size), and every pixel format Pillow reads (CMYK, 16-bit, float, palette, alpha) becomes 8-bit RGB.
+the working size), and the picture is turned upright and made 8-bit RGB as everywhere else (`normalize`).
 A bad file raises `BadImage` with the reason token the user sees; nothing else escapes.
 """
 
@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from ai_worker.images.normalize import oriented_size, upright_rgb
 
 WORKING_SIZE = 512
 """Longer side of the image the measures run on; their thresholds are set at this size."""
@@ -26,8 +28,6 @@ MAX_NEAREST_STRETCH = 1.05
 """Up to this enlargement the working image is made by repeating pixels rather than interpolating them."""
 
 MIN_IMAGE_BYTES = 1
-
-_WHITE = (255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -131,43 +131,6 @@ def _is_truncated(path: Path, fmt: str | None) -> bool:
     return False
 
 
-def to_rgb(im: Image.Image) -> Image.Image:
-    """Any mode into 8-bit RGB: alpha composited on white, 16-bit and float scaled, CMYK and palette converted."""
-    mode = im.mode
-    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) > 255) else 255.0
-        if mode == "F" and arr.max(initial=0) <= 1.0:
-            top = 1.0
-        grey = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info)
-    if mode == "L" and "transparency" in im.info:
-        has_alpha = True
-    if has_alpha:
-        rgba = im.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
-        background.alpha_composite(rgba)
-        return background.convert("RGB")
-    if mode != "RGB":
-        return im.convert("RGB")
-    return im
-
-
-def oriented_size(im: Image.Image) -> tuple[int, int, int]:
-    """The size as displayed (EXIF orientations 5..8 swap width and height), and the orientation."""
-    width, height = im.size
-    try:
-        orientation = im.getexif().get(0x0112, 1)
-    except Exception:  # a broken EXIF block must not make a good picture unusable
-        orientation = 1
-    if not isinstance(orientation, int) or not 1 <= orientation <= 8:
-        orientation = 1
-    if orientation in (5, 6, 7, 8):
-        return height, width, orientation
-    return width, height, orientation
-
-
 def _draft_request(width: int, height: int) -> tuple[int, int]:
     """The size to ask `Image.draft` for: Pillow picks the largest reduction that keeps both sides >= it."""
     long_side = max(width, height)
@@ -242,7 +205,7 @@ def load_working(path: Path, max_pixels: int) -> Decoded:
         # Refused from the header, before a single pixel is decoded.
         if raw_w * raw_h > max_pixels:
             raise BadImage(f"decompression_bomb: {raw_w}x{raw_h}", raw_w, raw_h)
-        width, height, orientation = oriented_size(im)
+        width, height, _ = oriented_size(im)
         frames = 1
         try:
             frames = int(getattr(im, "n_frames", 1))  # only the animated formats' plugins define it
@@ -253,11 +216,7 @@ def load_working(path: Path, max_pixels: int) -> Decoded:
                 # least DRAFT_MIN_SIDE (the resize below brings it to exactly WORKING_SIZE).
                 im.draft("RGB", _draft_request(raw_w, raw_h))
             im.load()
-            frame: Image.Image = im
-            if orientation != 1:  # exif_transpose copies the image even when there is nothing to turn
-                frame = ImageOps.exif_transpose(im) or im
-            frame = to_rgb(frame)
-            frame = _to_working_size(frame, max(width, height))
+            frame = _to_working_size(upright_rgb(im), max(width, height))
             arr = np.asarray(frame, dtype=np.uint8)
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, MemoryError) as exc:
             if _is_truncated(path, fmt):

@@ -28,7 +28,6 @@ import asyncio
 import hashlib
 import ipaddress
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from ai_worker.core.atomic import atomic_file
 from ai_worker.core.errors import ImageError
 from ai_worker.images.transport import PinnedTransport, system_resolve
 from ai_worker.images.urls import (
@@ -336,11 +336,9 @@ class ImageFetcher:
         if declared is not None and declared.strip().isdigit() and int(declared) > cap:
             raise ImageError(f"too_large: {int(declared)} bytes declared, the cap is {cap} ({url[:200]})")
 
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        part = stem.with_name(f"{stem.name}.{uuid.uuid4().hex[:8]}.part")
         received = 0
-        try:
-            with part.open("wb") as fh:
+        with atomic_file(stem) as part:
+            with part.path.open("wb") as fh:
                 async for chunk in response.aiter_bytes(CHUNK_SIZE):
                     received += len(chunk)
                     if received > cap:
@@ -348,10 +346,9 @@ class ImageFetcher:
                     fh.write(chunk)
             if received < MIN_IMAGE_BYTES:
                 raise ImageError(f"too_small: {received} bytes ({url[:200]})")
-            fmt = await asyncio.to_thread(_identify, part)
-            final = stem.with_name(f"{stem.name}.{_EXTENSIONS[fmt]}")
-            part.replace(final)  # atomic on one file system: a reader sees no file or the whole file
-        finally:
-            part.unlink(missing_ok=True)
+            fmt = await asyncio.to_thread(_identify, part.path)
+            # The extension comes from the detected format, so the name is known only now.
+            part.retarget(stem.with_name(f"{stem.name}.{_EXTENSIONS[fmt]}"))
+        final = part.dest
         logger.info("image %s: %d bytes -> %s", url, received, final)
         return final

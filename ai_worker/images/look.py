@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ai_worker.core.errors import ImageError
-from ai_worker.images.decode import oriented_size, to_rgb
+from ai_worker.images.normalize import oriented_size, to_rgb
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import contextlib
 import functools
 import logging
 import math
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ai_worker.core.atomic import atomic_file
 from ai_worker.core.errors import FFmpegError, FFmpegNotFoundError, FFmpegTimeoutError
 
 logger = logging.getLogger(__name__)
@@ -43,11 +43,6 @@ def resolve_ffmpeg(binary: Path | None = None) -> Path:
             raise FFmpegNotFoundError(f"FFMPEG_BINARY {binary} is not a file")
         return binary
     return _bundled_ffmpeg()
-
-
-def part_path_for(output: Path) -> Path:
-    """A unique temporary name beside `output`, keeping its extension so FFmpeg picks the muxer."""
-    return output.with_name(f".{output.stem}.{uuid.uuid4().hex[:8]}.part{output.suffix}")
 
 
 def build_command(exe: Path, args: Sequence[str], part: Path | None = None) -> list[str]:
@@ -118,25 +113,16 @@ async def run_ffmpeg(
     deleted, so only a checked file ever appears under the final name.
     """
     exe = resolve_ffmpeg(binary)
-    part: Path | None = None
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        part = part_path_for(output)
-    command = build_command(exe, args, part)
-    making = f" making {output}" if output is not None else ""
-    try:
-        _, stderr = await _execute(command, timeout=timeout, what=making)
-        if part is not None and output is not None:
-            if not part.exists() or part.stat().st_size == 0:
-                raise FFmpegError(f"FFmpeg wrote nothing for {output.name}", stderr_tail=_tail(stderr))
-            if verify is not None:
-                await asyncio.to_thread(verify, part)
-            part.replace(output)
-            part = None
-    finally:
-        if part is not None:
-            with contextlib.suppress(FileNotFoundError):
-                part.unlink()
+    if output is None:
+        await _execute(build_command(exe, args), timeout=timeout, what="")
+        return
+    # The part file keeps `output`'s extension (see `core.atomic`), so FFmpeg picks the muxer from it.
+    with atomic_file(output) as part:
+        _, stderr = await _execute(build_command(exe, args, part.path), timeout=timeout, what=f" making {output}")
+        if not part.path.exists() or part.path.stat().st_size == 0:
+            raise FFmpegError(f"FFmpeg wrote nothing for {output.name}", stderr_tail=_tail(stderr))
+        if verify is not None:
+            await asyncio.to_thread(verify, part.path)
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:

@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from ai_worker.core.errors import FFmpegError, GeneratorError, ImageError, MediaError
+from ai_worker.images.normalize import open_upright_rgb
 from ai_worker.media.ffmpeg_runner import resolve_ffmpeg, run_ffmpeg
 from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks, ProgressEvent
 
@@ -88,29 +88,15 @@ def build_i2v_args(
 
 
 def prepare_image(source: Path, target: Path, max_side: int) -> Path:
-    """Decode `source` (any format Pillow reads), turn it upright, flatten alpha on white, save an RGB PNG."""
+    """Decode `source` (any format Pillow reads), make it upright RGB with transparency on white (`normalize`),
+    shrink it to `max_side`, save it as a PNG."""
+    image = open_upright_rgb(source)
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     try:
-        with Image.open(source) as opened:
-            opened.seek(0)
-            image = ImageOps.exif_transpose(opened)
-            if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-                rgba = image.convert("RGBA")
-                background = Image.new("RGB", rgba.size, (255, 255, 255))
-                background.paste(rgba, mask=rgba.getchannel("A"))
-                image = background
-            elif image.mode.startswith("I"):
-                # 16-bit greyscale (PNG/TIFF) spans 0..65535: keep the top 8 bits.
-                wide = np.asarray(image, dtype=np.uint32) >> 8
-                image = Image.fromarray(wide.clip(0, 255).astype(np.uint8), "L").convert("RGB")
-            else:
-                image = image.convert("RGB")
-            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            image.save(target, format="PNG")
-    except FileNotFoundError as exc:
-        raise ImageError(f"{source}: image file not found") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageError(f"{source}: cannot decode image ({exc})") from exc
+        target.parent.mkdir(parents=True, exist_ok=True)
+        image.save(target, format="PNG")
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"{source}: cannot stage the image at {target} ({exc})") from exc
     return target
 
 

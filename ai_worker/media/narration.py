@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Literal
 
 from ai_worker.core.errors import InvalidClipError
-from ai_worker.model.scene import SceneDecision, TextLine, line_text
 from ai_worker.media.probe import audio_duration
 from ai_worker.model.clip_sizes import FRAME_STEP, MIN_FRAMES, frames_for
+from ai_worker.model.scene import SceneDecision, TextLine, line_text
 
 logger = logging.getLogger(__name__)
 

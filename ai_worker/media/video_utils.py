@@ -23,17 +23,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ai_worker.core.errors import InvalidClipError
-from ai_worker.model.clip_sizes import (
-    FRAME_STEP,
-    MAX_SIDE,
-    MIN_FRAMES,
-    MIN_SIDE,
-    RESOLUTION_MULTIPLES,
-    fitted_box,
-    frames_for,
-    validate_frame_count,
-    validate_resolution,
-)
 from ai_worker.media.codec_choice import (
     NVENC_PROBE_ARGS,
     NVENC_PROBE_TIMEOUT_S,
@@ -51,6 +40,17 @@ from ai_worker.media.ffmpeg_args import (
 )
 from ai_worker.media.ffmpeg_runner import run_ffmpeg
 from ai_worker.media.probe import ClipInfo, probe_clip, validate_clip
+from ai_worker.model.clip_sizes import (
+    FRAME_STEP,
+    MAX_SIDE,
+    MIN_FRAMES,
+    MIN_SIDE,
+    RESOLUTION_MULTIPLES,
+    fitted_box,
+    frames_for,
+    validate_frame_count,
+    validate_resolution,
+)
 
 __all__ = [
     "COPY_TOLERANCE_S",

@@ -1,19 +1,24 @@
-"""Optional capabilities of a video backend, as `Protocol`s (checked with `isinstance`, typed for mypy).
+"""Optional capabilities of a video backend, as `Protocol`s (checked with `isinstance`, typed for mypy): the one
+set every layer uses (the orchestration, the GPU manager, the pool).
 
-The required interface is `generator.VideoGenerator`. A backend may also:
+The required interface is `backend.VideoGenerator`. A backend may also:
 
 * `Reattachable`: collect a prompt submitted earlier (by id), e.g. after a dropped connection or a crash;
 * `OutputRecoverable`: find a finished clip whose prompt the server forgot (a restart empties its history);
 * `MemoryFreeing`: unload its models (ComfyUI ``POST /free``), after an out-of-memory;
+* `VramReporting`: report its devices' memory (ComfyUI ``GET /system_stats``), for the GPU manager;
 * `ModelAware`: say which checkpoint it holds now, so the scheduler can avoid a switch;
 * `Slotted`: take more than one attempt at once (a ComfyUI server: one running plus one queued);
-* `ServerGroup`: stand for several servers (a pool), each scheduled on its own.
+* `Named`: have a name for logs (every `VideoGenerator` has one);
+* `Grouping`: stand for several servers, listed as its members (all the GPU manager needs of a pool);
+* `ServerGroup`: a `Named` `Grouping` that is closed as one (a pool), what the orchestration may be given in
+  place of one generator; each member is scheduled on its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks, ModelVariant, VideoGenerator
 
@@ -38,6 +43,13 @@ class MemoryFreeing(Protocol):
 
 
 @runtime_checkable
+class VramReporting(Protocol):
+    async def system_stats(self) -> dict[str, Any]:
+        """The server's ``/system_stats`` answer (its ``devices`` carry ``vram_free``)."""
+        ...
+
+
+@runtime_checkable
 class ModelAware(Protocol):
     @property
     def loaded_model(self) -> ModelVariant | None: ...
@@ -50,13 +62,19 @@ class Slotted(Protocol):
 
 
 @runtime_checkable
-class ServerGroup(Protocol):
+class Named(Protocol):
     @property
     def name(self) -> str: ...
 
+
+@runtime_checkable
+class Grouping(Protocol):
     @property
     def members(self) -> Sequence[VideoGenerator]: ...
 
+
+@runtime_checkable
+class ServerGroup(Named, Grouping, Protocol):
     async def aclose(self) -> None: ...
 
 

@@ -14,17 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, ValidationError
 
+from ai_worker.core.atomic import write_text_atomic
 from ai_worker.core.errors import InputError, OutputError
 from ai_worker.model.anchor import VisualAnchor
+from ai_worker.model.failure import FailureKind
 from ai_worker.model.manifest_paths import convert_paths, relative_to_folder, resolve_in_folder
 
 logger = logging.getLogger(__name__)
@@ -60,10 +60,6 @@ Time = Annotated[float, BeforeValidator(_from_iso), PlainSerializer(_to_iso, whe
 
 
 SceneStatus = Literal["pending", "running", "done", "failed", "skipped"]
-FailureKind = Literal["exhausted", "fatal", "unavailable", "external"]
-"""Why a scene failed: every rung was tried; an error no rung can fix; no server could take it; or something
-outside the scene broke (FFmpeg missing). A re-run tries "unavailable" and "external" scenes again by itself,
-from the rung that never ran; "exhausted" and "fatal" ones only with ``--retry-failed``."""
 
 
 class AttemptRecord(BaseModel):
@@ -200,21 +196,6 @@ def fingerprint(payload: dict[str, object]) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def write_json_atomic(path: Path, data: str) -> None:
-    """Write text to `path` through a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def summarize(manifest: Manifest, *, run_started_at: float | None, run_finished_at: float | None) -> ManifestSummary:
     """The report's counts; a done scene is "reused" when the last run kept a clip an earlier run made (the
     orchestration marks it so), else "made"."""
@@ -276,6 +257,6 @@ class ManifestStore:
         """Write atomically; a failure to write is an `OutputError` naming the file."""
         manifest.updated_at = time.time()
         try:
-            write_json_atomic(self.path, self.dumps(manifest))
+            write_text_atomic(self.path, self.dumps(manifest))
         except OSError as exc:
             raise OutputError(f"{self.path}: could not save the manifest ({exc.strerror or exc})") from exc

@@ -17,6 +17,7 @@ from ai_worker.core.errors import (
     PromptLostError,
     WorkflowError,
 )
+from ai_worker.model.failure import FailureKind
 from ai_worker.orchestration.ladder import ErrorAction, classify, is_server_fault
 
 MAX_SAME_RUNG_RETRIES = 1
@@ -39,7 +40,7 @@ class Decision:
     """What the manifest records for the attempt."""
     counts: bool = False
     """A SAME_RUNG move that uses up one of the rung's retries."""
-    failure_kind: str = "fatal"
+    failure_kind: FailureKind = "fatal"
     """For FAIL: "fatal" (no rung can fix it) or "external" (outside the scene; a re-run tries again)."""
     block: str | None = None
     """Block this attempt's job kind: on "server" (the one it ran on) or "all" servers."""

@@ -17,10 +17,11 @@ import importlib
 import importlib.util
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from pydantic import BaseModel
 
+from ai_worker.model.capabilities import Grouping, MemoryFreeing, Named, VramReporting
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,30 +49,6 @@ MAX_COEXIST_VRAM_GB = 20.0
 """Upper bound on the VRAM of models meant to be loaded together (one 24 GB GPU, less headroom)."""
 
 OllamaUnload = Callable[[], Awaitable[object]]
-
-
-# What this module can use of a server, as Protocols (defined here, not taken from ai_worker.video, which
-# imports this module): a ComfyUI client reports and frees memory; a pool stands for its members.
-@runtime_checkable
-class VramReporting(Protocol):
-    async def system_stats(self) -> dict[str, Any]: ...
-
-
-@runtime_checkable
-class MemoryFreeing(Protocol):
-    async def free_memory(self) -> None: ...
-
-
-@runtime_checkable
-class Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
-@runtime_checkable
-class ServerGroup(Protocol):
-    @property
-    def members(self) -> Sequence[object]: ...
 
 
 def vram_free_gb(stats: object) -> float | None:
@@ -157,7 +134,7 @@ def _expand(servers: Sequence[object]) -> list[object]:
     """The servers themselves: a pool stands for its members when it lists them."""
     out: list[object] = []
     for server in servers:
-        if isinstance(server, ServerGroup) and server.members:
+        if isinstance(server, Grouping) and server.members:
             out.extend(server.members)
         else:
             out.append(server)

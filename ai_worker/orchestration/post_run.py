@@ -13,15 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_worker.model.manifest import (
-    AttemptRecord,
-    FailureKind,
-    Manifest,
-    ManifestStore,
-    PendingPrompt,
-    SceneRecord,
-    fingerprint,
-)
+from ai_worker.model.failure import FailureKind
+from ai_worker.model.manifest import AttemptRecord, Manifest, ManifestStore, PendingPrompt, SceneRecord, fingerprint
 from ai_worker.model.scene import SceneDecision
 from ai_worker.orchestration.attempt import AttemptOutcome, AttemptPlan
 from ai_worker.orchestration.events import (

@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ai_worker.model.backend import GenerationMode, ModelVariant
+from ai_worker.model.failure import FailureKind
 from ai_worker.orchestration.error_policy import Decision, Move
 from ai_worker.orchestration.ladder import JobKind, Rung
 
 Clock = Callable[[], float]
 JobState = Literal["queued", "running", "done", "failed"]
-FailureKind = Literal["exhausted", "fatal", "unavailable", "external"]
 
 
 @dataclass(eq=False)
@@ -282,7 +282,7 @@ class Scheduler:
             job.same_rung_retries = 0
             job.state = "queued"
             return None
-        return self._end(job, message, "external" if decision.failure_kind == "external" else "fatal")
+        return self._end(job, message, decision.failure_kind)
 
     def _release(self, job: Job) -> Server | None:
         server = job.server

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from ai_worker.core.atomic import write_text_atomic
 from ai_worker.core.errors import InputError, InvalidClipError
+from ai_worker.images.normalize import to_rgb
 from ai_worker.media.probe import probe_clip, read_frames
 from ai_worker.model.manifest import (
     MANIFEST_NAME,
@@ -27,7 +29,6 @@ from ai_worker.model.manifest import (
     ManifestSummary,
     SceneRecord,
     summarize,
-    write_json_atomic,
 )
 from ai_worker.model.manifest_paths import relative_to_folder
 from ai_worker.preview.font_subset import font_face_css
@@ -77,7 +78,8 @@ def thumbnail_frames(frames: int) -> list[tuple[str, int]]:
 
 def _jpeg_uri(picture: Image.Image) -> str:
     buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, format="JPEG", quality=80)
+    # Frames and card pictures arrive as RGB already; anything else is flattened the one way (on white).
+    to_rgb(picture).save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -162,7 +164,7 @@ async def write_report(folder: Path, settings: Settings, *, preview: PreviewResu
             scene.preview_note = by_scene.get(scene.record.index)
     target = folder / REPORT_NAME
     page = await asyncio.to_thread(_with_font, render_report(view), settings.preview_font)
-    await asyncio.to_thread(write_json_atomic, target, page)
+    await asyncio.to_thread(write_text_atomic, target, page)
     return target
 
 
@@ -187,5 +189,5 @@ def write_index(out_dir: Path, post_dirs: Sequence[Path], *, font: Path | None =
         summary = manifest.summary or summarize(manifest, run_started_at=None, run_finished_at=None)
         rows.append(IndexRow(href, manifest.post_id, manifest.title, summary))
     target = out_dir / INDEX_NAME
-    write_json_atomic(target, _with_font(render_index(rows), font))
+    write_text_atomic(target, _with_font(render_index(rows), font))
     return target

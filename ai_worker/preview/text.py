@@ -20,6 +20,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps, UnidentifiedImageError
 
+from ai_worker.images.normalize import upright_rgb
 from ai_worker.preview.plan import Box
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def load_image(path: Path | None) -> Image.Image | None:
         with Image.open(path) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 return None
-            return ImageOps.exif_transpose(image).convert("RGB")
+            return upright_rgb(image)
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         logger.info("card image %s unreadable: %s", path, exc)
         return None

@@ -18,6 +18,7 @@ from ai_worker.comfy.client import ComfyUIClient
 from ai_worker.comfy.upload import upload_name
 from ai_worker.core.errors import (
     ComfyUIConnectionError,
+    ComfyUIError,
     ComfyUIExecutionError,
     ComfyUINotSubmittedError,
     ComfyUIOutOfMemoryError,
@@ -127,7 +128,7 @@ async def test_t2v_success_downloads_with_view_and_reports_progress(
     assert all(e.prompt_id == result.prompt_id and e.server == server.url for e in progress)
     assert ("GET", "/view") in server.requests
     assert client.loaded_model == "full"
-    assert not list(request.output_path.parent.glob("*.part"))
+    assert not list(request.output_path.parent.glob("*.part*"))
 
 
 async def test_shared_output_folder_is_used_when_the_file_is_there(
@@ -137,6 +138,17 @@ async def test_shared_output_folder_is_used_when_the_file_is_there(
     result = await client.generate_t2v(make_request(tmp_path))
     validate_clip(result.path, width=64, height=64, min_frames=9)
     assert ("GET", "/view") not in server.requests
+
+
+async def test_a_clip_folder_that_cannot_be_made_is_a_comfyui_error_naming_the_clip(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    # A file stands where the clips folder should be: the error names the clip (and is one the orchestration
+    # handles), not a bare FileExistsError.
+    (tmp_path / "clips").write_text("not a folder")
+    request = make_request(tmp_path)
+    with pytest.raises(ComfyUIError, match=r"could not write .*clip\.mp4"):
+        await make_client().generate_t2v(request)
 
 
 async def test_posted_body_is_exactly_the_graph_and_client_id(server: FakeComfyUI, make_client: ClientFactory,
@@ -219,6 +231,22 @@ async def test_i2v_uploads_a_resized_image_under_a_content_name(
     # The same picture again: the server dedupes identical bytes, no "(1)" copy.
     await client.generate_i2v(make_request(tmp_path, "second.mp4", init_image=image))
     assert len(list(server.input_dir.iterdir())) == 1
+
+
+async def test_i2v_uploads_a_transparent_picture_on_white(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    image = tmp_path / "sticker.png"
+    clear = Image.new("RGBA", (200, 100), (0, 0, 0, 0))  # transparent black around an opaque red square
+    clear.paste((255, 0, 0, 255), (75, 25, 125, 75))
+    clear.save(image)
+    await make_client().generate_i2v(make_request(tmp_path, init_image=image))
+    [uploaded] = list(server.input_dir.iterdir())
+    with Image.open(uploaded) as sent:
+        assert sent.mode == "RGB"
+        assert sent.getpixel((2, 2)) == (255, 255, 255)  # white, as the picture is shown, not black
+        red, green, blue = sent.getpixel((sent.width // 2, sent.height // 2))  # type: ignore[misc]
+        assert red > 240 and green < 15 and blue < 15
 
 
 async def test_upscale_variant_renders_the_final_size(server: FakeComfyUI, make_client: ClientFactory,
@@ -329,7 +357,7 @@ async def test_zero_byte_success_is_invalid_output(server: FakeComfyUI, make_cli
     with pytest.raises(InvalidOutputError, match="empty"):
         await make_client().generate_t2v(request)
     assert not request.output_path.exists()
-    assert not list(request.output_path.parent.glob("*.part"))
+    assert not list(request.output_path.parent.glob("*.part*"))
 
 
 @pytest.mark.parametrize(

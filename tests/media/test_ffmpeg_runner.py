@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from ai_worker.core.atomic import part_path
 from ai_worker.core.errors import FFmpegError, FFmpegTimeoutError
-from ai_worker.media.ffmpeg_runner import build_command, part_path_for, resolve_ffmpeg, run_ffmpeg
+from ai_worker.media.ffmpeg_runner import build_command, resolve_ffmpeg, run_ffmpeg
 from ai_worker.media.probe import probe_clip
 
 TINY_CLIP = ["-f", "lavfi", "-i", "testsrc2=s=64x64:r=24", "-frames:v", "9", "-c:v", "libx264", "-preset",
@@ -58,7 +59,7 @@ def test_build_command_exact() -> None:
 
 def test_part_path_is_hidden_unique_and_keeps_the_extension(tmp_path: Path) -> None:
     output = tmp_path / "clip.mp4"
-    first, second = part_path_for(output), part_path_for(output)
+    first, second = part_path(output), part_path(output)
     assert first != second
     assert first.parent == tmp_path
     assert first.name.startswith(".clip.")

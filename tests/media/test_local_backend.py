@@ -185,6 +185,24 @@ def test_prepare_image_flattens_alpha_on_white(tmp_path: Path) -> None:
         assert image.getpixel((5, 5)) == (255, 255, 255)
 
 
+@pytest.mark.parametrize("transparency", ["alpha", "colour key"])
+async def test_i2v_of_a_transparent_picture_starts_on_white(tmp_path: Path, transparency: str) -> None:
+    source = tmp_path / "sticker.png"
+    if transparency == "alpha":
+        clear = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+        clear.paste((255, 0, 0, 255), (16, 16, 48, 48))
+        clear.save(source)
+    else:  # an RGB PNG whose black is transparent (tRNS)
+        keyed = Image.new("RGB", (64, 64), (0, 0, 0))
+        keyed.paste((255, 0, 0), (16, 16, 48, 48))
+        keyed.save(source, transparency=(0, 0, 0))
+    out = tmp_path / "out"
+    result = await LocalBackend().generate_i2v(_request(out, init_image=source, width=64, height=64, num_frames=9))
+    first = _frame(result.path, 0)
+    assert first[3, 3].min() > 235, first[3, 3]  # the transparent corner is white, not black
+    assert first[32, 32, 0] > 200 and first[32, 32, 1:].max() < 60, first[32, 32]
+
+
 def test_prepare_image_applies_exif_rotation(tmp_path: Path) -> None:
     image = Image.new("RGB", (40, 20), (10, 20, 30))
     exif = image.getexif()
