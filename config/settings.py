@@ -198,6 +198,18 @@ class Settings(BaseSettings):
     )
     preview_workers: int = Field(default=0, ge=0, description="Scenes prepared at once; 0 means one per CPU core.")
 
+    # --- the service (`submit`, `worker`: posts through Temporal; the `service` extra) --------------------
+    temporal_address: str = Field(default="127.0.0.1:7233", description="host:port of the Temporal server.")
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = Field(default="wagglebot-video", min_length=1)
+    service_heartbeat_seconds: float = Field(
+        default=30.0, gt=0,
+        description="A clip activity silent this long is taken as lost (its worker died): another worker "
+        "re-attaches to the same ComfyUI job.",
+    )
+    service_attempt_retries: int = Field(
+        default=5, ge=1, description="Times Temporal runs one clip activity at most (a lost worker uses one).")
+
     @field_validator("comfyui_url", "image_referer_hosts", "image_private_host_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

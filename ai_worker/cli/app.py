@@ -11,6 +11,19 @@ from ai_worker.cli.cmd_run import run
 from ai_worker.cli.cmd_score import score
 
 
+def _register_service(app: typer.Typer) -> None:
+    """`submit`, `status`, `cancel` and `worker` when the `service` extra (temporalio) is installed."""
+    try:
+        from ai_worker.cli.cmd_submit import cancel, status, submit
+        from ai_worker.cli.cmd_worker import worker
+    except ImportError:  # no `service` extra: the commands are not offered
+        return
+    app.command("submit", help="Send posts to the service (Temporal); --wait for their results.")(submit)
+    app.command("status", help="Posts in the service: scenes done, and each running clip's rung and server.")(status)
+    app.command("cancel", help="Stop a post in the service, and its ComfyUI jobs.")(cancel)
+    app.command("worker", help="Run the service's workflows and activities (any number, on any machines).")(worker)
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="wagglebot-video",
@@ -26,6 +39,7 @@ def build_app() -> typer.Typer:
     app.command("prompts", help="Phase 4.5 and 6 only: print each scene's prompts and where they came from.")(prompts)
     app.command("score", help="Score images for image-to-video (score, category, reasons).")(score)
     app.command("doctor", help="Check FFmpeg, every ComfyUI server and Ollama, and say what to fix.")(doctor)
+    _register_service(app)
     return app
 
 

@@ -143,6 +143,11 @@ class ComfyUIClient:
         """Delete `prompt_id` from the queue if pending, interrupt it if running. Never raises."""
         await comfy_queries.cancel(self._api, prompt_id)
 
+    async def prompt_state(self, prompt_id: str) -> comfy_queries.PromptState:
+        """Where the server has `prompt_id`: ``finished`` (in its history), ``running``, ``pending`` or
+        ``absent``. Raises `ComfyUIError` when the server cannot be asked."""
+        return await comfy_queries.prompt_state(self._api, prompt_id)
+
     # --- generation -----------------------------------------------------------------------------------------
 
     async def generate_t2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
@@ -221,7 +226,7 @@ class ComfyUIClient:
         # One client id per run: ComfyUI sends a client id's events only to its newest socket, so two runs
         # sharing an id (one running, one queued behind it) would leave the first one deaf.
         run_client_id = f"{self.client_id}-{uuid.uuid4().hex[:8]}"
-        prompt_id = str(uuid.uuid4())
+        prompt_id = request.prompt_id or str(uuid.uuid4())
         ws = await open_socket(self._base_url, run_client_id, headers=self._headers,
                                timeout=self.settings.comfyui_health_timeout)
         finished = False

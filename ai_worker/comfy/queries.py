@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -16,7 +16,16 @@ from ai_worker.model.backend import CANCEL_TIMEOUT_S
 
 logger = logging.getLogger(__name__)
 
+PromptState = Literal["finished", "running", "pending", "absent"]
 
+
+async def prompt_state(api: ComfyHTTP, prompt_id: str) -> PromptState:
+    """Where the server has `prompt_id`: its history first (``{}`` while unknown, queued or running), then its
+    queue. A restarted server knows neither, so its prompts are ``absent``."""
+    if proto.parse_history(await api.get_json(f"/history/{prompt_id}"), prompt_id) is not None:
+        return "finished"
+    state = proto.queue_state(await api.get_json("/queue"), prompt_id)
+    return "absent" if state == "absent" else state
 
 async def health_problem(api: ComfyHTTP, timeout: float) -> str | None:
     """Why the server fails its health check (GET /system_stats within `timeout`), in a few words for the user;

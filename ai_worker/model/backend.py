@@ -44,6 +44,9 @@ class ClipRequest:
     init_image: Path | None = None
     strength: float = 0.75
     mood: str = "daily"
+    prompt_id: str | None = None
+    """The job's own id (a lowercase UUID derived from its identity), when the caller chose one; a backend
+    with prompt ids uses it instead of a random one."""
 
     @property
     def mode(self) -> GenerationMode:

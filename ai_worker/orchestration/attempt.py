@@ -86,6 +86,7 @@ def plan_attempt(
     negative_prompt: str,
     mood: str,
     settings: Settings,
+    prompt_id: str | None = None,
 ) -> AttemptPlan:
     """The request for `scene` at `rung`; its width, height and frames come from `clip_plan.plan_clip`."""
     shape = plan_clip(scene, rung, settings)
@@ -106,6 +107,7 @@ def plan_attempt(
         init_image=init,
         strength=settings.video_i2v_denoise,
         mood=mood,
+        prompt_id=prompt_id,
     )
     return AttemptPlan(request, shape)
 

@@ -116,15 +116,16 @@ class VideoManager:
         self, posts: list[PostJob], *, retry_failed: bool = False
     ) -> list[list[VideoGenerationResult]]:
         """Many posts at once on the same servers (one scheduler): results per post, in order."""
-        runs = [
-            PostRun(number=n, scenes=p.scenes, mood=p.mood, post_id=p.post_id, title=p.title,
-                    output_dir=p.output_dir, store=p.store, on_event=p.on_event, settings=self.settings,
-                    ladder=self.ladder, negative_prompt=self.negative_prompt(), simplify=self.simplify,
-                    retry_failed=retry_failed)
-            for n, p in enumerate(posts)
-        ]
+        runs = [self.post_run(n, p, retry_failed=retry_failed) for n, p in enumerate(posts)]
         await self._run(runs)
         return [run.results for run in runs]
+
+    def post_run(self, number: int, post: PostJob, *, retry_failed: bool = False) -> PostRun:
+        """The books of one post of a batch (the service builds the same ones in each of its activities)."""
+        return PostRun(number=number, scenes=post.scenes, mood=post.mood, post_id=post.post_id, title=post.title,
+                       output_dir=post.output_dir, store=post.store, on_event=post.on_event, settings=self.settings,
+                       ladder=self.ladder, negative_prompt=self.negative_prompt(), simplify=self.simplify,
+                       retry_failed=retry_failed)
 
     async def _run(self, posts: list[PostRun]) -> None:
         """Every post's scenes to the end (clip or failure), then each post's finish (merge, final scenes)."""

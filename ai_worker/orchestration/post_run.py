@@ -16,7 +16,7 @@ from pathlib import Path
 from ai_worker.model.failure import FailureKind
 from ai_worker.model.manifest import AttemptRecord, Manifest, ManifestStore, PendingPrompt, SceneRecord, fingerprint
 from ai_worker.model.scene import SceneDecision
-from ai_worker.orchestration.attempt import AttemptOutcome, AttemptPlan
+from ai_worker.orchestration.attempt import AttemptOutcome, AttemptPlan, plan_attempt
 from ai_worker.orchestration.events import (
     AttemptFailed,
     AttemptStarted,
@@ -31,7 +31,7 @@ from ai_worker.orchestration.events import (
 from ai_worker.orchestration.finish import merge_results, remove_superseded_clips, write_final_scenes
 from ai_worker.orchestration.ladder import Rung
 from ai_worker.orchestration.reconcile import build_records, plan_starts
-from ai_worker.orchestration.scene_identity import clip_settings_payload
+from ai_worker.orchestration.scene_identity import attempt_prompt_id, attempt_seed, clip_settings_payload
 from ai_worker.orchestration.scheduler import Ended, Job
 from config.settings import Settings
 
@@ -118,6 +118,25 @@ class PostRun:
     def simple_prompt(self, scene: SceneDecision) -> str:
         # `simplify` (VideoManager.simplify) already falls back to the prompt when it simplifies to nothing.
         return scene.video_prompt_simple or self.simplify(scene.video_prompt or "")
+
+    def try_number(self, work: SceneWork, rung: Rung) -> int:
+        """Tries of `rung` this scene has had (a cancelled one does not count: it is run again as it was)."""
+        return sum(1 for a in work.record.attempts if a.rung == rung.number and a.action != "cancelled")
+
+    def plan(self, work: SceneWork, rung: Rung, try_number: int, resume: PendingPrompt | None) -> AttemptPlan:
+        """The attempt `try_number` of `rung` for the scene: seed, prompt id and clip path all derive from the
+        job's identity, so whoever runs it again (after a crash, on another worker) asks for the same job; a
+        re-attachment keeps the earlier prompt's seed."""
+        raw = resume.params.get("seed") if resume is not None else None
+        seed = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        prompt_id = None if resume is not None else attempt_prompt_id(
+            self.post_id, work.record.fingerprint, rung.number, try_number)
+        return plan_attempt(
+            work.scene, mode=work.job.mode, rung=rung,
+            seed=seed if seed is not None else attempt_seed(work.record.fingerprint, rung.number, try_number),
+            output_path=self.clip_path(work, rung, try_number), simple_prompt=self.simple_prompt(work.scene),
+            negative_prompt=self.negative, mood=self.mood, settings=self.settings, prompt_id=prompt_id,
+        )
 
     # --- setup -------------------------------------------------------------------------------------------
 

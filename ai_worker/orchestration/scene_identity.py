@@ -8,12 +8,15 @@ change must keep its finished clip (Phase 6 reuses the saved prompt for it; see 
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from ai_worker.model.manifest import fingerprint
 from ai_worker.model.scene import SceneDecision, line_text
 from config.settings import Settings
 
 SEED_SPACE = 2**32
+PROMPT_ID_NAMESPACE = "6f1d2b8e-7c3a-5e41-9b0d-2a4c6e8f1a3b"
+"""The uuid5 namespace of our ComfyUI prompt ids (any fixed UUID; changing it would orphan running jobs)."""
 
 
 def clip_settings_payload(settings: Settings, negative_prompt: str) -> dict[str, object]:
@@ -53,3 +56,11 @@ def attempt_seed(scene_fp: str, rung: int, try_number: int) -> int:
     cannot hand back the same failed output)."""
     digest = hashlib.sha256(f"{scene_fp}:{rung}:{try_number}".encode()).hexdigest()
     return int(digest[:8], 16) % SEED_SPACE
+
+
+def attempt_prompt_id(post_id: str, scene_fp: str, rung: int, try_number: int) -> str:
+    """The ComfyUI prompt id of one attempt, derived from the job's identity (post, scene, rung, try): a
+    lowercase canonical UUID, as ComfyUI 0.33+ requires. Whoever runs the attempt again (a retried activity
+    on another worker, a resumed run) asks the server for this id before submitting, so a job is never
+    queued twice."""
+    return str(uuid.uuid5(uuid.UUID(PROMPT_ID_NAMESPACE), f"{post_id}/{scene_fp}/{rung}/{try_number}"))

@@ -17,12 +17,11 @@ from ai_worker.core.errors import ComfyUIError, WaggleVideoError
 from ai_worker.model.backend import GenerationHooks, ProgressEvent, VideoGenerator, cancel_on, is_healthy
 from ai_worker.model.capabilities import Backend, loaded_model_of, servers_of, slots_of
 from ai_worker.model.manifest import AttemptRecord
-from ai_worker.orchestration.attempt import AttemptOutcome, AttemptRunner, InFlight, plan_attempt
+from ai_worker.orchestration.attempt import AttemptOutcome, AttemptRunner, InFlight
 from ai_worker.orchestration.error_policy import decide
 from ai_worker.orchestration.events import Progress
 from ai_worker.orchestration.gpu_manager import GPUManager
 from ai_worker.orchestration.post_run import SceneWork, error_text
-from ai_worker.orchestration.scene_identity import attempt_seed
 from ai_worker.orchestration.scheduler import Clock, Ended, Job, Scheduler, Server
 from config.settings import Settings
 
@@ -165,27 +164,18 @@ class ServerSlots:
     # --- one attempt -------------------------------------------------------------------------------------
 
     async def _attempt(self, lane: _Lane, work: SceneWork) -> None:
-        post, job, record = work.post, work.job, work.record
+        post, job = work.post, work.job
         resume = work.pending if work.pending is not None and work.pending.server == lane.server.name else None
         work.pending = None
         if resume is not None and not lane.runner.can_reattach:
             # This backend cannot collect an earlier run's prompt: stop it so it does not hold the GPU.
             await cancel_on(lane.generator, resume.prompt_id)
             resume = None
-        seed: int | None = None
         if resume is not None:
             self.scheduler.resumed_at(job, resume.rung)
-            raw = resume.params.get("seed")
-            seed = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
         rung = self.scheduler.rung(job)
-        try_number = sum(1 for a in record.attempts if a.rung == rung.number and a.action != "cancelled")
-        if seed is None:
-            seed = attempt_seed(record.fingerprint, rung.number, try_number)
-        plan = plan_attempt(
-            work.scene, mode=job.mode, rung=rung, seed=seed, output_path=post.clip_path(work, rung, try_number),
-            simple_prompt=post.simple_prompt(work.scene), negative_prompt=post.negative, mood=post.mood,
-            settings=self.settings,
-        )
+        plan = post.plan(work, rung, post.try_number(work, rung), resume)
+        seed = plan.request.seed
         attempt = post.begin_attempt(work, plan, rung=rung, seed=seed, server=lane.server.name, resume=resume)
         flight = InFlight(prompt_id=attempt.prompt_id)
 

@@ -168,7 +168,7 @@ async def process_posts(
                     item.post, engine=engine, settings=settings, store=store, refresh=refresh_prompts
                 )
                 result.backend, result.backend_reason = backend.kind, backend.reason
-                _record_run_facts(store, item.post, backend, result.input_errors)
+                record_run_facts(store, item.post, backend, result.input_errors)
             clips = await phase_7_clips(
                 [i.post for i in inputs], settings=settings, engine=engine, backend=backend, stores=stores,
                 on_event=on_event, retry_failed=retry_failed,
@@ -199,7 +199,7 @@ async def process_post(
     return results[0]
 
 
-def _record_run_facts(store: ManifestStore, post: Post, backend: BackendChoice, input_errors: list[str]) -> None:
+def record_run_facts(store: ManifestStore, post: Post, backend: BackendChoice, input_errors: list[str]) -> None:
     """The backend choice and the post file's rejected scenes, in the manifest before Phase 7 starts (the
     manager keeps what it finds there), so they are on disk even if the run stops half-way."""
     manifest = store.load() or Manifest(post_id=post.post_id, title=post.title, mood=post.mood)

@@ -1,0 +1,30 @@
+"""A worker: runs the post and pool workflows and every activity, against one Temporal server. Any number of
+workers on any machines share the work; they must see the same output root and the same settings."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from ai_worker.service.activities import ServiceActivities
+from ai_worker.service.pool_workflow import ServerPoolWorkflow
+from ai_worker.service.post_workflow import PostWorkflow
+from config.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_ACTIVITIES = 32
+"""Clip activities mostly wait on a server; the pool's leases, not this, bound the GPU work."""
+
+
+def build_worker(client: Client, settings: Settings) -> Worker:
+    activities = ServiceActivities(settings, client)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[PostWorkflow, ServerPoolWorkflow],
+        activities=activities.all(),
+        max_concurrent_activities=MAX_ACTIVITIES,
+    )
