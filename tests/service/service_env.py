@@ -3,10 +3,14 @@ in-process workers, and the manifest without its times."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +70,45 @@ def without_times(value: object) -> object:
     if isinstance(value, list):
         return [without_times(v) for v in value]
     return value
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment a `wagglebot-video worker` process needs to have `settings` (tiny clips included)."""
+    width, height = settings.video_resolution
+    fb_width, fb_height = settings.video_resolution_fallback
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("VIDEO_", "COMFYUI_", "TEMPORAL_"))}
+    env.update({
+        "COMFYUI_URL": ",".join(settings.comfyui_url),
+        "OLLAMA_HOST": settings.ollama_host,
+        "OUTPUT_DIR": str(settings.output_dir),
+        "VIDEO_BACKEND": settings.video_backend,
+        "VIDEO_RESOLUTION": f"{width}x{height}",
+        "VIDEO_RESOLUTION_FALLBACK": f"{fb_width}x{fb_height}",
+        "VIDEO_NUM_FRAMES": str(settings.video_num_frames),
+        "VIDEO_NUM_FRAMES_FALLBACK": str(settings.video_num_frames_fallback),
+        "VIDEO_FPS": str(settings.video_fps),
+        "TEMPORAL_ADDRESS": settings.temporal_address,
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "COMFYUI_POLL_INTERVAL": str(settings.comfyui_poll_interval),
+        "COMFYUI_BENCH_SECONDS": str(settings.comfyui_bench_seconds),
+        "SERVICE_HEARTBEAT_SECONDS": str(settings.service_heartbeat_seconds),
+    })
+    return env
+
+
+def start_worker_process(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    """`wagglebot-video worker` in its own process (so it can be killed with SIGKILL)."""
+    binary = Path(sys.executable).parent / "wagglebot-video"
+    with log.open("ab") as out:
+        return subprocess.Popen([str(binary), "worker", "-v"], env=worker_env(settings), cwd=log.parent,
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+async def until(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Wait for `condition` (checked every 50 ms); a bound on a wait, never a measured outcome."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"gave up waiting for {what} after {limit:g} s")
+        await asyncio.sleep(0.05)
