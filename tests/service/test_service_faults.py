@@ -83,7 +83,8 @@ async def test_the_same_post_again_attaches_and_makes_nothing_new(
 async def test_one_clip_at_a_time_per_server_across_posts_and_workers(
     temporal_server: TemporalDevServer, tmp_path: Path
 ) -> None:
-    async with LoadRecordingComfyUI(tmp_path / "a") as one, LoadRecordingComfyUI(tmp_path / "b") as two:
+    one, two = LoadRecordingComfyUI(tmp_path / "a"), LoadRecordingComfyUI(tmp_path / "b")
+    async with one, two:
         settings = service_settings(temporal_server, [one.url, two.url], tmp_path / "out")
         posts = [load_post(write_post(tmp_path / "posts", f"lease_{n}", LINES))[0] for n in range(3)]
         async with in_process_worker(settings) as client, in_process_worker(settings):
