@@ -207,6 +207,10 @@ class Settings(BaseSettings):
         description="A clip activity silent this long is taken as lost (its worker died): another worker "
         "re-attaches to the same ComfyUI job.",
     )
+    service_lease_audit_seconds: float = Field(
+        default=60.0, gt=0,
+        description="How often the server pool frees the leases of posts that ended without giving them back "
+        "(a workflow terminated from outside).")
     service_attempt_retries: int = Field(
         default=5, ge=1, description="Times Temporal runs one clip activity at most (a lost worker uses one).")
 

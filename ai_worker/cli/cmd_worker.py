@@ -48,8 +48,7 @@ def worker(
     try:
         asyncio.run(serve(settings))
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
-        console.print("[yellow]worker stopped:[/] its clip activities go to other workers after their heartbeat "
-                      "timeout")
+        console.print("[yellow]worker stopped[/] (its running clips were let finish, up to VIDEO_GEN_TIMEOUT)")
         raise typer.Exit(EXIT_INTERRUPTED) from exc
     except ServiceUnavailableError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)

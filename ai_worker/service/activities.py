@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from ai_worker.comfy.client import ComfyUIClient
 from ai_worker.core.run_lock import post_lock
@@ -82,7 +83,7 @@ class ServiceActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.prepare_post, self.run_attempt, self.scene_failed, self.post_interrupted, self.finish_post,
-                self.check_server, self.ensure_pool]
+                self.check_server, self.ensure_pool, self.posts_gone]
 
     # --- a post ------------------------------------------------------------------------------------------
 
@@ -113,7 +114,7 @@ class ServiceActivities:
             servers=servers, slots=slots_of(backend.generator) if local else 1,
             tickets=[Ticket(w.index, w.job.mode, w.job.rung_pos, w.job.resume_server) for w in works],
             pool=PoolConfig([view_of(r) for r in books.manager.ladder], settings.comfyui_bench_seconds,
-                            settings.video_server_max_failures),
+                            settings.video_server_max_failures, settings.service_lease_audit_seconds),
             already_done=sum(1 for r in books.run.results if r.success),
             attempt_seconds=runner.limit() + ATTEMPT_MARGIN_S,
             heartbeat_seconds=settings.service_heartbeat_seconds,
@@ -192,6 +193,22 @@ class ServiceActivities:
             return await is_healthy(client, self.settings.comfyui_health_timeout + 1.0)
         finally:
             await client.aclose()
+
+    @activity.defn(name="posts_gone")
+    async def posts_gone(self, post_workflows: list[str]) -> list[str]:
+        """Those of `post_workflows` that no longer run (terminated, timed out, or unknown)."""
+        gone: list[str] = []
+        for workflow_id in post_workflows:
+            try:
+                described = await self.client.get_workflow_handle(workflow_id).describe()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                gone.append(workflow_id)
+                continue
+            if described.status != WorkflowExecutionStatus.RUNNING:
+                gone.append(workflow_id)
+        return gone
 
     @activity.defn(name="ensure_pool")
     async def ensure_pool(self, snapshot: PoolSnapshot) -> None:

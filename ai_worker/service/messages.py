@@ -58,6 +58,7 @@ class PoolConfig:
     ladder: list[RungView]
     bench_seconds: float
     max_failures: int
+    audit_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

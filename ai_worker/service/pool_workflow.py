@@ -14,6 +14,7 @@ continue-as-new (the scheduler's state carried as a `PoolSnapshot`) before it gr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from ai_worker.service.pool_state import PoolSnapshot, PoolState, failure_kind
 
 CHECK_ACTIVITY = "check_server"
+AUDIT_ACTIVITY = "posts_gone"
+
 CONTINUE_AS_NEW_EVENTS = 10_000
 """Well below Temporal's 51,200-event limit, and small enough to replay quickly on a new worker."""
 
@@ -46,6 +49,7 @@ class ServerPoolWorkflow:
         self.state = PoolState(snapshot, lambda: workflow.now().timestamp())
         self.changed = True
         self.checks: set[asyncio.Task[Any]] = set()
+        self.next_audit: float | None = None
 
     # --- signals and queries -----------------------------------------------------------------------------
 
@@ -89,12 +93,14 @@ class ServerPoolWorkflow:
     async def run(self, snapshot: PoolSnapshot) -> None:
         del snapshot  # read by __init__
         while True:
-            await workflow.wait_condition(lambda: self.changed, timeout=self._next_due())
+            with contextlib.suppress(TimeoutError):  # a bench or an audit is due
+                await workflow.wait_condition(lambda: self.changed, timeout=self._next_due())
             self.changed = False
             self._start_checks()
             for ended in self.state.scheduler.settle():
                 self._tell_ended(ended)
             await self._grant_all()
+            self._audit_leases()
             if workflow.info().get_current_history_length() > CONTINUE_AS_NEW_EVENTS and not self.checks:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self.state.snapshot())
@@ -103,6 +109,8 @@ class ServerPoolWorkflow:
         now = workflow.now().timestamp()
         due = [s.benched_until for s in self.state.scheduler.servers
                if s.benched_until is not None and not s.checking]
+        if self.next_audit is not None:
+            due.append(self.next_audit)
         return timedelta(seconds=max(0.0, min(due) - now) + 0.001) if due else None
 
     def _start_checks(self) -> None:
@@ -122,6 +130,35 @@ class ServerPoolWorkflow:
         except Exception:  # the activity itself failed (no worker could run it): unhealthy this time
             healthy = False
         self.state.scheduler.checked(server, healthy)
+        self.changed = True
+
+    def _audit_leases(self) -> None:
+        """Every `audit_seconds` while leases are held, ask whether their posts still run: a post terminated
+        from outside (not cancelled: it cannot say so) would otherwise hold its server for ever."""
+        now = workflow.now().timestamp()
+        holders = sorted({owner for job in self.state.scheduler.jobs if job.state == "running"
+                          and (owner := self.state.owner.get(id(job))) is not None})
+        if not holders:
+            self.next_audit = None
+            return
+        if self.next_audit is None:
+            self.next_audit = now + self.state.config.audit_seconds
+        elif now >= self.next_audit:
+            self.next_audit = now + self.state.config.audit_seconds
+            task = asyncio.create_task(self._audit(holders))
+            self.checks.add(task)
+            task.add_done_callback(self.checks.discard)
+
+    async def _audit(self, holders: list[str]) -> None:
+        try:
+            gone: list[str] = await workflow.execute_activity(
+                AUDIT_ACTIVITY, holders, result_type=list[str], start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RetryPolicy(maximum_attempts=3))
+        except Exception:  # no answer: ask again next time rather than take a lease from a live post
+            return
+        for post_workflow in gone:
+            workflow.logger.warning("post workflow %s ended without giving its leases back; freed", post_workflow)
+            self.state.withdraw(post_workflow)
         self.changed = True
 
     async def _grant_all(self) -> None:

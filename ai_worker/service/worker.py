@@ -4,6 +4,7 @@ workers on any machines share the work; they must see the same output root and t
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -27,4 +28,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         workflows=[PostWorkflow, ServerPoolWorkflow],
         activities=activities.all(),
         max_concurrent_activities=MAX_ACTIVITIES,
+        # A stopped worker lets its clips finish (a cancelled clip activity would interrupt its ComfyUI job);
+        # killed, its clips go to other workers after the heartbeat timeout, which re-attach to the same jobs.
+        graceful_shutdown_timeout=timedelta(seconds=settings.video_gen_timeout),
     )

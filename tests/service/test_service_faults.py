@@ -196,3 +196,18 @@ async def test_cancel_interrupts_the_running_comfyui_job(temporal_server: Tempor
         assert len(comfy.jobs_run) == 1
         manifest = load_manifest(tmp_path / "out" / "stopped")
         assert manifest.scenes[0].status == "pending" and manifest.scenes[0].attempts[0].action == "cancelled"
+
+
+async def test_a_terminated_post_gives_its_server_back(temporal_server: TemporalDevServer, tmp_path: Path) -> None:
+    async with FakeComfyUI(tmp_path / "comfy") as comfy:
+        comfy.faults.push("hang")
+        settings = service_settings(temporal_server, [comfy.url], tmp_path / "out", service_lease_audit_seconds=1.0)
+        stuck, _ = load_post(write_post(tmp_path / "posts", "stuck", LINES[:1]))
+        later, _ = load_post(write_post(tmp_path / "posts", "later", LINES[:1]))
+        async with in_process_worker(settings) as client:
+            first = await submit_post(client, settings, stuck, tmp_path / "out")
+            await until(lambda: comfy.running is not None, "the first post's clip to run")
+            await first.handle.terminate("an operator stops it from outside")
+            summary = await (await submit_post(client, settings, later, tmp_path / "out")).handle.result()
+        assert summary.made == 1
+        assert_nothing_twice(comfy)
