@@ -58,14 +58,17 @@ async def _submit_all(settings: Settings, inputs: list[Path], out: Path, console
     return list(zip(submitted, outcomes, strict=True))
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The error a workflow failure began with (Temporal chains workflow, activity and application errors)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
 def _cause_type(exc: BaseException) -> str | None:
-    cause = exc.__cause__
-    while cause is not None:
-        kind = getattr(cause, "type", None)
-        if isinstance(kind, str):
-            return kind
-        cause = cause.__cause__
-    return None
+    """The type name of the application error at the root of a workflow failure (as Temporal carries it)."""
+    kind = getattr(_root_cause(exc), "type", None)
+    return kind if isinstance(kind, str) else None
 
 
 def submit(
@@ -101,6 +104,7 @@ def submit(
     if not wait:
         raise typer.Exit(EXIT_BAD_INPUT if bad else 0)
     no_clips = 0
+    failed = False
     for item, outcome in results:
         if isinstance(outcome, PostSummary):
             console.print(f"post {escape(outcome.post_id)}: {outcome.made} made, {outcome.reused} reused, "
@@ -112,10 +116,14 @@ def submit(
         elif outcome is not None:
             kind = _cause_type(outcome) if isinstance(outcome, WorkflowFailureError) else None
             bad = bad or kind in BAD_INPUT_TYPES
-            cause = outcome.__cause__ if outcome.__cause__ is not None else outcome
-            console.print(f"[red]post {escape(item.post_id)} failed:[/] {escape(str(cause))}", soft_wrap=True)
-            if kind not in BAD_INPUT_TYPES:
-                raise typer.Exit(EXIT_FAILED)
+            console.print(f"[red]post {escape(item.post_id)} failed:[/] {escape(str(_root_cause(outcome)))}",
+                          soft_wrap=True)
+            if kind == "GeneratorUnavailableError":
+                no_clips += 1
+            elif kind not in BAD_INPUT_TYPES:
+                failed = True
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
     if no_clips and no_clips == len(results):
         raise typer.Exit(EXIT_NO_CLIPS)
     if bad:

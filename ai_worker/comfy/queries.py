@@ -27,6 +27,7 @@ async def prompt_state(api: ComfyHTTP, prompt_id: str) -> PromptState:
     state = proto.queue_state(await api.get_json("/queue"), prompt_id)
     return "absent" if state == "absent" else state
 
+
 async def health_problem(api: ComfyHTTP, timeout: float) -> str | None:
     """Why the server fails its health check (GET /system_stats within `timeout`), in a few words for the user;
     None when it passes. Never raises."""

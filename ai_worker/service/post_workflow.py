@@ -40,8 +40,9 @@ with workflow.unsafe.imports_passed_through():
 
 SHORT = timedelta(minutes=10)
 """Phase 4.5/6 and the finish: image downloads, the LLM, FFmpeg for the report's frames."""
-NOT_RETRIED = ["InputError", "PostFileError", "OutputError", "RunLockedError"]
-"""Errors no retry can fix (by type name, as Temporal matches them): bad input, an unwritable or busy folder."""
+NOT_RETRIED = ["InputError", "PostFileError", "OutputError", "RunLockedError", "GeneratorUnavailableError"]
+"""Errors no retry can fix (by type name, as Temporal matches them): bad input, an unwritable or busy folder,
+`--backend comfyui` with no healthy server."""
 
 
 @workflow.defn(name="WaggleVideoPost")
@@ -111,15 +112,16 @@ class PostWorkflow:
         me = workflow.info().workflow_id
         await pool.signal(ServerPoolWorkflow.enqueue,
                           TicketBatch(me, prepared.servers, prepared.slots, prepared.tickets))
-        self.tasks: set[asyncio.Task[None]] = set()
+        # A dict, not a set: tasks are cancelled in the order they started, the same on every replay.
+        self.tasks: dict[asyncio.Task[None], None] = {}
         try:
             while self.open:
                 await workflow.wait_condition(lambda: bool(self.grants or self.ends or not self.open))
                 while self.grants:
                     grant = self.grants.pop(0)
                     task = asyncio.create_task(self._attempt(post, prepared, grant))
-                    self.tasks.add(task)
-                    task.add_done_callback(self.tasks.discard)
+                    self.tasks[task] = None
+                    task.add_done_callback(lambda done: self.tasks.pop(done, None))
                 while self.ends:
                     await self._scene_failed(post, prepared, self.ends.pop(0))
         finally:

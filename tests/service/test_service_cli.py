@@ -11,7 +11,7 @@ from pathlib import Path
 from config.settings import Settings
 from tests.fakes.fake_comfyui import FakeComfyUI
 from tests.service.service_env import in_process_worker, service_settings, worker_env, write_post
-from tests.service.temporal_server import TemporalDevServer
+from tests.service.temporal_server import TemporalDevServer, free_port
 
 LINES = ["첫 장면", "둘째 장면"]
 
@@ -55,3 +55,13 @@ async def test_a_bad_post_file_is_one_line_and_exit_2(temporal_server: TemporalD
     bad.write_text("{not json", encoding="utf-8")
     code, out = await command(settings, "submit", str(bad), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert code == 2 and "bad.json" in out
+
+
+async def test_no_healthy_server_exits_3_naming_it(temporal_server: TemporalDevServer, tmp_path: Path) -> None:
+    settings = service_settings(temporal_server, [f"http://127.0.0.1:{free_port()}"], tmp_path / "out")
+    post = write_post(tmp_path / "posts", "nobody_home", LINES)
+    async with in_process_worker(settings):
+        code, out = await command(settings, "submit", str(post), "--out", str(tmp_path / "out"), "--wait",
+                                  cwd=tmp_path)
+    assert code == 3, out
+    assert settings.comfyui_url[0] in out and "no ComfyUI server is healthy" in out

@@ -18,6 +18,7 @@ from ai_worker.model.scene import line_text
 from ai_worker.service.client import cancel_post, post_states, submit_post
 from ai_worker.service.messages import pool_workflow_id
 from ai_worker.service.pool_workflow import ServerPoolWorkflow
+from ai_worker.service.post_workflow import PostWorkflow
 from tests.fakes.fake_comfyui import FakeComfyUI
 from tests.service.service_env import (
     in_process_worker,
@@ -208,6 +209,13 @@ async def test_a_terminated_post_gives_its_server_back(temporal_server: Temporal
             first = await submit_post(client, settings, stuck, tmp_path / "out")
             await until(lambda: comfy.running is not None, "the first post's clip to run")
             await first.handle.terminate("an operator stops it from outside")
-            summary = await (await submit_post(client, settings, later, tmp_path / "out")).handle.result()
+            second = await submit_post(client, settings, later, tmp_path / "out")
+            try:
+                summary = await asyncio.wait_for(second.handle.result(), timeout=120)
+            except TimeoutError:
+                pool = client.get_workflow_handle_for(ServerPoolWorkflow.run,
+                                                      pool_workflow_id(settings.temporal_task_queue))
+                raise AssertionError(f"the lease never came back: {await pool.query(ServerPoolWorkflow.servers)}, "
+                                     f"{await second.handle.query(PostWorkflow.status)}") from None
         assert summary.made == 1
         assert_nothing_twice(comfy)
