@@ -46,6 +46,8 @@ def _fail(console: Console, message: str, code: int) -> typer.Exit:
 async def _submit_all(settings: Settings, inputs: list[Path], out: Path, console: Console,
                       wait: bool) -> list[tuple[Submitted, PostSummary | BaseException | None]]:
     posts, _ = load_posts(inputs, console)
+    if not posts:
+        return []  # every post file was bad (each said why): nothing to send
     client = await connect(settings)
     submitted = [await submit_post(client, settings, item.post, out) for item in posts]
     for item in submitted:

@@ -122,7 +122,10 @@ class PoolState:
         return None
 
     def drop(self, job: Job) -> None:
-        """A job that ended (done, failed, withdrawn) leaves the pool; its slot is freed if it held one."""
+        """A job that ended (done, failed, withdrawn) leaves the pool; its slot is freed if it held one. Twice is
+        once: a withdrawal may come while the pool awaits the grant it sent that job."""
+        if job not in self.scheduler.jobs:
+            return
         if job.state == "running":
             self.scheduler.interrupted(job)
         self.scheduler.jobs.remove(job)

@@ -80,3 +80,14 @@ def test_a_withdrawn_post_frees_its_lease() -> None:
     assert server.running == 0
     nxt = state.scheduler.pick(server)
     assert nxt is not None and state.owner[id(nxt)] == "post-2"
+
+
+def test_dropping_a_job_twice_is_dropping_it_once() -> None:
+    state = make_state([0.0])
+    state.add_servers(["http://a"], slots=1)
+    state.add_tickets("post-1", [Ticket(0, "t2v", 0)])
+    job = state.find("post-1", 0)
+    assert job is not None
+    state.withdraw("post-1")
+    state.drop(job)
+    assert state.scheduler.jobs == []
