@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from ai_worker.service.activities import ServiceActivities
 from ai_worker.service.pool_workflow import ServerPoolWorkflow
@@ -16,6 +17,10 @@ from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+PASSED_THROUGH = ("rich",)
+"""Modules the workflow sandbox must not re-import: `workflow.logger` reaches the process's log handlers, and
+the CLI's `RichHandler` imports parts of rich lazily on its first record; re-imported inside the sandbox,
+that import fails and so would every workflow task that logs (the pool would stop for ever)."""
 MAX_ACTIVITIES = 32
 """Clip activities mostly wait on a server; the pool's leases, not this, bound the GPU work."""
 
@@ -26,6 +31,8 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         client,
         task_queue=settings.temporal_task_queue,
         workflows=[PostWorkflow, ServerPoolWorkflow],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)),
         activities=activities.all(),
         max_concurrent_activities=MAX_ACTIVITIES,
         # A stopped worker lets its clips finish (a cancelled clip activity would interrupt its ComfyUI job);

@@ -5,14 +5,17 @@ cancel. In every case: no job executed twice on the servers, no line of the scri
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from rich.logging import RichHandler
 from temporalio.client import Client
 
+from ai_worker.cli.console import make_console
 from ai_worker.model.post_file import load_post
 from ai_worker.model.scene import line_text
 from ai_worker.service.client import cancel_post, post_states, submit_post
@@ -200,6 +203,16 @@ async def test_cancel_interrupts_the_running_comfyui_job(temporal_server: Tempor
 
 
 async def test_a_terminated_post_gives_its_server_back(temporal_server: TemporalDevServer, tmp_path: Path) -> None:
+    # The worker command logs through rich, and the pool logs the lease it frees: that must work in the sandbox.
+    handler = RichHandler(console=make_console(stderr=True))
+    logging.getLogger().addHandler(handler)
+    try:
+        await _terminated_post_gives_its_server_back(temporal_server, tmp_path)
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+async def _terminated_post_gives_its_server_back(temporal_server: TemporalDevServer, tmp_path: Path) -> None:
     async with FakeComfyUI(tmp_path / "comfy") as comfy:
         comfy.faults.push("hang")
         settings = service_settings(temporal_server, [comfy.url], tmp_path / "out", service_lease_audit_seconds=1.0)
