@@ -54,6 +54,8 @@ class ScenePicture:
     how: str
     """'fitted' (one pass), 'reused' (an earlier preview's), 'as is' (already the right shape) or 'card'."""
     card_reason: str | None = None
+    fit: str | None = None
+    """How the clip was fitted into the area (see `describe_fit`); None for a card."""
     overlays: list[Overlay] = field(default_factory=list)
 
 
@@ -69,10 +71,31 @@ class PreviewResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _part_key(source: Path, frames: int, layout: PreviewLayout) -> str:
+FIT_VERSION = "whole-1"
+"""Part of a fitted clip's key: fitted clips made by an older way of fitting (which cropped) are remade."""
+
+
+def _part_key(source: Path, frames: int, layout: PreviewLayout, colour: str) -> str:
     stat = source.stat()
     raw = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{frames}|{layout.area.width}x{layout.area.height}"
-    return hashlib.sha256(f"{raw}|{layout.fps}".encode()).hexdigest()[:16]
+    fill = layout.filler if layout.filler == "blur" else colour
+    return hashlib.sha256(f"{raw}|{layout.fps}|{FIT_VERSION}|{fill}".encode()).hexdigest()[:16]
+
+
+def describe_fit(clip: tuple[int, int], area: tuple[int, int], filler: str) -> str:
+    """How a `clip`-sized picture is shown whole in `area`: its size there and where the filler shows.
+
+    >>> describe_fit((720, 1280), (820, 462), "blurred")
+    'whole: 720x1280 portrait clip shown 260x462 in the 820x462 area, blurred bands left and right'
+    """
+    (cw, ch), (aw, ah) = clip, area
+    shape = "portrait" if ch > cw * 1.02 else "landscape" if cw > ch * 1.02 else "square"
+    if abs(cw / ch - aw / ah) < 0.01 * (aw / ah):
+        return f"whole: {cw}x{ch} {shape} clip scaled to fill the {aw}x{ah} area"
+    scale = min(aw / cw, ah / ch)
+    sw, sh = min(aw, 2 * round(cw * scale / 2)), min(ah, 2 * round(ch * scale / 2))
+    bands = "left and right" if sw < aw else "above and below"
+    return f"whole: {cw}x{ch} {shape} clip shown {sw}x{sh} in the {aw}x{ah} area, {filler} bands {bands}"
 
 
 def _already_fitted(info: ClipInfo, frames: int, layout: PreviewLayout) -> bool:
@@ -191,8 +214,8 @@ class PreviewBuilder:
         overlays = await asyncio.to_thread(self._subtitles, scene)
         if scene.clip is not None:
             try:
-                segment, how = await self._fit(scene)
-                return ScenePicture(scene.position, scene.scene_index, segment, how, overlays=overlays)
+                segment, how, fit = await self._fit(scene, palette[0])
+                return ScenePicture(scene.position, scene.scene_index, segment, how, overlays=overlays, fit=fit)
             except WaggleVideoError as exc:
                 reason = f"clip unusable: {exc}"
                 logger.warning("preview, scene %d: %s; showing a card", scene.position, reason)
@@ -211,13 +234,17 @@ class PreviewBuilder:
         segment = Segment(still, scene.frames, still=True)
         return ScenePicture(scene.position, scene.scene_index, segment, "card", reason, overlays)
 
-    async def _fit(self, scene: PlannedScene) -> tuple[Segment, str]:
+    async def _fit(self, scene: PlannedScene, colour: str) -> tuple[Segment, str, str]:
+        """The clip shown whole in the area (never cropped): scaled to fit, the room it leaves filled by a
+        blurred copy of it or the mood's colour. Returns the segment, how it was made and how it was fitted."""
         assert scene.clip is not None
         info = await asyncio.to_thread(self._probe, scene.clip)
-        if _already_fitted(info, scene.frames, self.layout):
-            return Segment(scene.clip, scene.frames), "as is"
         area = self.layout.area
-        key = _part_key(scene.clip, scene.frames, self.layout)
+        blur = self.layout.filler == "blur"
+        fit = describe_fit((info.width, info.height), (area.width, area.height), "blurred" if blur else "mood-colour")
+        if _already_fitted(info, scene.frames, self.layout):
+            return Segment(scene.clip, scene.frames), "as is", fit
+        key = _part_key(scene.clip, scene.frames, self.layout, colour)
         part = self.work / "parts" / f"scene_{scene.position:02d}_{key}.mp4"
         if part.exists():
             try:
@@ -225,7 +252,7 @@ class PreviewBuilder:
                     validate_clip, part, width=area.width, height=area.height, fps=self.layout.fps,
                     min_frames=scene.frames,
                 )
-                return Segment(part, scene.frames), "reused"
+                return Segment(part, scene.frames), "reused", fit
             except InvalidClipError:
                 part.unlink()
         await prepare_clip_for_render(
@@ -235,13 +262,14 @@ class PreviewBuilder:
             width=area.width,
             height=area.height,
             fps=self.layout.fps,
-            fit="cover",
+            fit="contain_blur" if blur else "contain",
+            pad_color=f"0x{colour.lstrip('#')}",
             binary=self.settings.ffmpeg_binary,
             timeout=self.settings.ffmpeg_timeout,
             preset=self.settings.ffmpeg_preset,
             crf=self.settings.ffmpeg_crf,
         )
-        return Segment(part, scene.frames), "fitted"
+        return Segment(part, scene.frames), "fitted", fit
 
     def _subtitles(self, scene: PlannedScene) -> list[Overlay]:
         if self.font is None or not self.subtitles:

@@ -138,7 +138,8 @@ def _preview_notes(preview: PreviewResult) -> tuple[dict[int, str], list[str], s
         if picture.how == "card":
             by_scene[picture.scene_index] = f"shown as a card ({picture.card_reason})"
         else:
-            by_scene[picture.scene_index] = f"clip {picture.how}"
+            fit = f"; {picture.fit}" if picture.fit else ""
+            by_scene[picture.scene_index] = f"clip {picture.how}{fit}"
     build = (f"{preview.plan.total_frames} frames, {preview.plan.seconds:.1f} s at {preview.plan.fps} fps; "
              f"built in {preview.build_seconds:.1f} s (source clips {preview.clip_seconds:.1f} s); "
              f"font: {preview.font or 'none'}")
