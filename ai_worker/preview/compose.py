@@ -17,7 +17,6 @@ from ai_worker.media.ffmpeg_args import blur_filler
 from ai_worker.preview.plan import AUDIO_RATE, PreviewLayout
 
 
-
 @dataclass(frozen=True)
 class Segment:
     """One scene's picture: a clip already fitted to the area, or a still shown for `frames` frames."""

@@ -54,9 +54,9 @@ class ScenePicture:
     how: str
     """'fitted' (one pass), 'reused' (an earlier preview's), 'as is' (already the right shape) or 'card'."""
     card_reason: str | None = None
+    overlays: list[Overlay] = field(default_factory=list)
     fit: str | None = None
     """How the clip was fitted into the area (see `describe_fit`); None for a card."""
-    overlays: list[Overlay] = field(default_factory=list)
 
 
 @dataclass
@@ -228,7 +228,8 @@ class PreviewBuilder:
             (self.layout.area.width, self.layout.area.height),
             palette=palette,
             image=scene.image,
-            title=plan.title,
+            # The layout draws the title over every scene; a card with it too showed it twice.
+            title=plan.title if self.layout.title is None else "",
             font_path=self.font[0] if self.font else None,
         )
         segment = Segment(still, scene.frames, still=True)
@@ -291,7 +292,7 @@ class PreviewBuilder:
             return []
         target = self.work / "stills" / "title.png"
         size = max(16, round(self.layout.height * 0.036))
-        x, y = write_text_png(title, self.font[0], band, target, size=size, max_lines=2, panel=False)
+        x, y = write_text_png(title, self.font[0], band, target, size=size, panel=False)
         return [Overlay(target, x, y)]
 
     # --- the composition ------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def styles() -> VideoStyles:
 
 
 def _banded_clip(path: Path, size: tuple[int, int]) -> Path:
-    """A green clip (3:4, as a portrait photo) with a red band over its top eighth and a blue band over its bottom eighth."""
+    """A green clip with a red band over its top eighth and a blue one over its bottom eighth."""
     width, height = size
     band = height // 8
     path.parent.mkdir(parents=True, exist_ok=True)
