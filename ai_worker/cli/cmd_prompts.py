@@ -46,7 +46,7 @@ async def build_prompts(
         engine = VideoPromptEngine(settings, styles)
         await phase_6_prompts(post, engine=engine, settings=settings, store=ManifestStore(folder / MANIFEST_NAME),
                               refresh=refresh)
-    return post, [str(error) for error in errors]
+    return post, [*([post.mood_warning] if post.mood_warning else []), *(str(error) for error in errors)]
 
 
 def _line(exc: Exception) -> str:

@@ -147,8 +147,9 @@ def load_posts(files: list[Path], console: Console) -> tuple[list[PostInput], in
             bad += 1
             continue
         seen[post.post_id] = file
-        for error in errors:
-            console.print(f"[yellow]skipping:[/] {escape(str(error))}", soft_wrap=True)
+        # Each message says what became of the scene (kept as text-only, text-to-video, static, left out).
+        for note in [*([post.mood_warning] if post.mood_warning else []), *map(str, errors)]:
+            console.print(f"[yellow]warning:[/] {escape(note)}", soft_wrap=True)
         inputs.append(PostInput(post, list(errors)))
     return inputs, bad
 

@@ -11,7 +11,6 @@ downloaded)::
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ from typing import Any
 from ai_worker.core.errors import PostFileError
 from ai_worker.model.paths import is_url, local_path_refusal
 from ai_worker.model.scene import IMAGE_SCENE_TYPES, SCENE_TYPES, SceneDecision, TextLine
-
-logger = logging.getLogger(__name__)
+from ai_worker.model.styles import DEFAULT_MOOD, MOODS, known_mood
 
 MAX_POST_FILE_BYTES = 5 * 1024 * 1024
 
@@ -33,8 +31,19 @@ class Post:
     title: str
     body_summary: str
     mood: str
+    """The mood used: the file's when it is a known mood, else `daily`."""
     scenes: list[SceneDecision]
     source_path: Path
+    mood_given: str | None = None
+    """The file's mood when it is not a known one (`mood` is then the one used instead)."""
+
+    @property
+    def mood_warning(self) -> str | None:
+        """One line saying an unknown mood was replaced, or None."""
+        if self.mood_given is None:
+            return None
+        return (f"{self.source_path}, field 'mood': unknown mood {self.mood_given!r} (known: {', '.join(MOODS)}); "
+                f"using {self.mood!r}")
 
     @property
     def base_dir(self) -> Path:
@@ -147,13 +156,27 @@ def refuse_image_path(path: Path, scene: SceneDecision) -> PostFileError | None:
     return error
 
 
+def wordless_scene(path: Path, scene: SceneDecision) -> PostFileError | None:
+    """The error that says a scene stays static for want of words (`SceneDecision.static_for_want_of_words`)."""
+    if not scene.static_for_want_of_words:
+        return None
+    error = PostFileError(
+        path, "no line with words: kept as a static scene (no clip is made for it)",
+        scene=scene.source_index, field="text_lines",
+    )
+    scene.input_error = str(error)
+    return error
+
+
 def load_post(path: Path) -> tuple[Post, list[PostFileError]]:
     """Load a post file.
 
     A file-level problem (missing, not JSON, bad top-level field) raises `PostFileError`. A bad scene does
     not stop the others, and loses no line: it becomes a text-only scene with the lines it had (its
     `input_error` says why), and its error is returned beside the post, so the caller can report it and go on.
-    A local image path outside the post file's folder is such an error too (the scene becomes text-to-video).
+    A local image path outside the post file's folder is such an error too (the scene becomes text-to-video),
+    and so is a text scene without words (kept as a static scene). An unknown mood is replaced by `daily`
+    (`Post.mood_given` keeps the file's). Nothing is logged here: the caller reports the errors, once.
     """
     if not path.exists():
         raise PostFileError(path, "file not found")
@@ -194,15 +217,13 @@ def load_post(path: Path) -> tuple[Post, list[PostFileError]]:
             scene = parse_scene(path, raw, index)
         except PostFileError as exc:
             kept, told = rejected_scene(path, raw, exc)
-            logger.warning("%s", told)
             errors.append(told)
             if kept is not None:
                 scenes.append(kept)
             continue
-        refused = refuse_image_path(path, scene)
-        if refused is not None:
-            logger.warning("%s", refused)
-            errors.append(refused)
+        for problem in (refuse_image_path(path, scene), wordless_scene(path, scene)):
+            if problem is not None:
+                errors.append(problem)
         scenes.append(scene)
     if not scenes:
         raise PostFileError(path, "no usable scene: " + "; ".join(str(e) for e in errors), field="scenes")
@@ -210,8 +231,9 @@ def load_post(path: Path) -> tuple[Post, list[PostFileError]]:
         post_id=post_id,
         title=title,
         body_summary=summary_raw.strip(),
-        mood=mood_raw.strip(),
+        mood=known_mood(mood_raw) or DEFAULT_MOOD,
         scenes=scenes,
         source_path=path.resolve(),
+        mood_given=None if known_mood(mood_raw) else mood_raw.strip(),
     )
     return post, errors

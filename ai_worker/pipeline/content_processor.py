@@ -206,4 +206,5 @@ def _record_run_facts(store: ManifestStore, post: Post, backend: BackendChoice, 
     manifest.backend = backend.kind
     manifest.backend_reason = backend.reason
     manifest.input_errors = input_errors
+    manifest.mood_given = post.mood_given
     store.save(manifest)

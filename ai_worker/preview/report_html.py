@@ -218,11 +218,17 @@ def _page(title: str, body: str) -> str:
             f"<title>{e(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n")
 
 
+def _mood(manifest: Manifest) -> str:
+    if manifest.mood_given is None:
+        return manifest.mood
+    return f"{manifest.mood} (the post file's {manifest.mood_given!r} is not a known mood)"
+
+
 def render_report(view: ReportView) -> str:
     m = view.manifest
     header = (
         f"<header><h1>{e(m.title)}</h1>"
-        f'<p class="meta">post {e(m.post_id)} · mood {e(m.mood)} · updated {e(iso_time(m.updated_at))}</p>'
+        f'<p class="meta">post {e(m.post_id)} · mood {e(_mood(m))} · updated {e(iso_time(m.updated_at))}</p>'
         f'<p class="meta">backend <b>{e(m.backend)}</b> — {e(m.backend_reason)}</p>'
         f"{_counts(view.summary)}"
     )
