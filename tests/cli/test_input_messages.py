@@ -11,7 +11,10 @@ import pytest
 
 from ai_worker.model.post_file import load_post
 from ai_worker.model.scene import line_text
-from tests.cli.test_run import _invoke, _manifest, small_env  # noqa: F401  (a fixture)
+from tests.cli import test_run
+from tests.cli.test_run import _invoke, _manifest
+
+small_env = test_run.small_env
 
 
 def _post(tmp_path: Path, mood: str = "happy") -> Path:
