@@ -22,7 +22,7 @@ HELD_OUT_PHOTO_BASE = 7919
 
 
 def _modes(items: list[stories.Story], folder: Path) -> dict[str, str]:
-    modes = {}
+    modes: dict[str, str] = {}
     for item in items:
         path = folder / f"{item.name}.img"
         path.write_bytes(item.data)
