@@ -168,7 +168,20 @@ async def check_ollama(settings: Settings) -> list[Check]:
 
 async def run_doctor(settings: Settings, *, smoke_dir: Path | None = None) -> DoctorReport:
     """Run every check; servers are checked concurrently. With `smoke_dir`, also run one tiny job per server
-    (its clip goes there). Never raises for a failed check."""
+    that answered (its clip goes there; a server that did not answer is reported once, not again by its
+    smoke job). With VIDEO_BACKEND=local, ComfyUI is not used: its servers, workflows and shared folder are
+    not checked, and the report says so. Never raises for a failed check."""
+    if settings.video_backend == "local":
+        ffmpeg_checks, ollama_checks = await asyncio.gather(check_ffmpeg(settings), check_ollama(settings))
+        not_used = Check(
+            "ComfyUI", True,
+            "not used: VIDEO_BACKEND=local makes every clip with the local FFmpeg backend (no server, no "
+            "workflows, no model files); set VIDEO_BACKEND=auto or comfyui to check the servers",
+        )
+        checks = [*ffmpeg_checks, not_used, *ollama_checks]
+        if smoke_dir is not None:
+            checks.append(Check("smoke job", True, "not run: ComfyUI is not used (VIDEO_BACKEND=local)"))
+        return _report(checks)
     workflows, workflow_checks = doctor_workflows(settings)
     results = await asyncio.gather(
         check_ffmpeg(settings),
@@ -176,12 +189,20 @@ async def run_doctor(settings: Settings, *, smoke_dir: Path | None = None) -> Do
         check_ollama(settings),
     )
     ffmpeg_checks, *server_checks, ollama_checks = results
-    checks: list[Check] = [*ffmpeg_checks, *workflow_checks, *check_shared_output(settings)]
+    checks = [*ffmpeg_checks, *workflow_checks, *check_shared_output(settings)]
     for group in server_checks:
         checks.extend(group)
     checks.extend(ollama_checks)
     if smoke_dir is not None:
-        checks.extend(await run_smoke(settings, smoke_dir))
+        answered = [
+            url for url, group in zip(settings.comfyui_url, server_checks, strict=True)
+            if not any(check.name == f"ComfyUI {url}: reachable" and not check.ok for check in group)
+        ]
+        checks.extend(await run_smoke(settings, smoke_dir, answered))
+    return _report(checks)
+
+
+def _report(checks: list[Check]) -> DoctorReport:
     report = DoctorReport(tuple(checks))
     logger.info("doctor: %d checks, %d failed, %d warnings", len(checks), len(report.failures), len(report.warnings))
     return report

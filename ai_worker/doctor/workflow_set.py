@@ -164,6 +164,7 @@ async def smoke_server(url: str, settings: Settings, folder: Path) -> Check:
                  f"{SMOKE_FRAMES}: clip of {size:,} bytes in {time.monotonic() - started:.1f} s")
 
 
-async def run_smoke(settings: Settings, folder: Path) -> list[Check]:
-    """`smoke_server` on every server, one after another (each may load ~50 GB of weights)."""
-    return [await smoke_server(url, settings, folder) for url in settings.comfyui_url]
+async def run_smoke(settings: Settings, folder: Path, urls: Sequence[str] | None = None) -> list[Check]:
+    """`smoke_server` on each of `urls` (default: every server), one after another (each may load ~50 GB
+    of weights)."""
+    return [await smoke_server(url, settings, folder) for url in (settings.comfyui_url if urls is None else urls)]

@@ -298,6 +298,24 @@ async def test_run_doctor_missing_model_and_ollama_model(tmp_path: Path) -> None
     assert "fall back" in report.warnings[0].fix
 
 
+async def test_smoke_does_not_report_an_unreachable_server_again(tmp_path: Path) -> None:
+    down = closed_port_url()
+    report = await run_doctor(make_settings(tmp_path, comfyui_url=[down]), smoke_dir=tmp_path / "smoke")
+    mentions = [c.name for c in report.failures + report.warnings if down in c.name]
+    assert mentions == [f"ComfyUI {down}: reachable"]
+
+
+async def test_a_local_only_setup_passes_and_says_comfyui_is_not_used(tmp_path: Path) -> None:
+    # No ComfyUI anywhere (the URL is a closed port), no Ollama: the local backend needs neither.
+    settings = make_settings(tmp_path, video_backend="local")
+    report = await run_doctor(settings, smoke_dir=tmp_path / "smoke")
+    assert report.ok, [(c.name, c.detail) for c in report.failures]
+    comfy = [c for c in report.checks if c.name == "ComfyUI"]
+    assert len(comfy) == 1 and comfy[0].ok and "not used" in comfy[0].detail
+    assert not any("workflow" in c.name or "http" in c.name for c in report.checks)
+    assert any(c.name.startswith("FFmpeg") and c.ok for c in report.checks)
+
+
 # --- the CLI ---------------------------------------------------------------------------------------------------
 
 
@@ -327,6 +345,12 @@ def test_cli_exit_code_and_fixes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("COMFYUI_URL", "ftp://nope")
     result = CliRunner().invoke(app, [], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "settings are invalid" in result.output
+
+    monkeypatch.setenv("COMFYUI_URL", closed_port_url())
+    monkeypatch.setenv("VIDEO_BACKEND", "local")
+    result = CliRunner().invoke(app, ["--smoke"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "ComfyUI is not used" in result.output or "not used: VIDEO_BACKEND=local" in result.output
 
 
 def test_report_table_and_summary_text() -> None:
