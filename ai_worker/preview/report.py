@@ -12,6 +12,7 @@ import base64
 import io
 import logging
 import os
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,6 +160,8 @@ async def write_report(folder: Path, settings: Settings, *, preview: PreviewResu
     if (folder / PREVIEW_NAME).is_file():
         view.preview_src = PREVIEW_NAME
         view.poster = await asyncio.to_thread(_poster, folder / PREVIEW_NAME)
+    else:
+        view.preview_command = f"wagglebot-video preview {shlex.quote(str(folder))}"
     if preview is not None:
         by_scene, view.preview_notes, view.preview_build = _preview_notes(preview)
         for scene in scenes:

@@ -11,6 +11,7 @@ import av
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from PIL import Image
 
 from ai_worker.model.manifest import MANIFEST_NAME, FinalScene, Manifest, ManifestStore, SceneRecord
 from ai_worker.model.styles import VideoStyles, load_video_styles
@@ -145,3 +146,23 @@ def test_describe_fit_names_the_shape_size_and_bands() -> None:
     assert describe_fit((1280, 720), (1280, 720), "blurred") == (
         "whole: 1280x720 landscape clip scaled to fill the 1280x720 area"
     )
+
+
+@pytest.mark.skipif(find_korean_font(None) is None, reason="no font with Hangul installed")
+async def test_an_all_failed_post_shows_its_title_once_over_a_plain_card(tmp_path: Path, styles: VideoStyles) -> None:
+    folder = tmp_path / "out" / "failed"
+    lines: list[str | dict[str, str]] = ["아무 클립도 없는 장면"]
+    record = SceneRecord(index=0, fingerprint="f", type="text_only", text_lines=lines, mode="t2v", status="failed",
+                         failure_reason="every rung failed")
+    final = FinalScene(clip_path=None, text_lines=lines, source_indices=[0], type="text_only")
+    manifest = Manifest(post_id="failed", title="모두 실패한 글의 제목", mood="daily", scenes=[record],
+                        final_scenes=[final])
+    ManifestStore(folder / MANIFEST_NAME).save(manifest)
+    settings = tiny_clip_settings(ffmpeg_timeout=120.0, preview_size=(540, 960))
+    result = await build_preview(folder, settings, styles)
+    assert result.pictures[0].how == "card"
+    # The layout draws the title above the area; the card itself is the mood's gradient, no second title
+    # (which the blurred background then smeared around it).
+    with Image.open(folder / "preview" / "stills" / "card_00.png") as card:
+        rows = np.asarray(card.convert("L"), dtype=float)
+    assert rows.std(axis=1).max() < 2.0, "the card has something drawn on it"
