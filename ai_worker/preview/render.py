@@ -3,9 +3,9 @@
 Per scene, in parallel (bounded by the machine's cores): the clip fitted to its narration by the
 renderer's single pass (`prepare_clip_for_render`: loop or trim, scale, rate, format in one process) whole
 into the layout's video area (never cropped), or, for a scene without a usable clip, a still (its image, or
-a card in the mood's colours; the layout draws the title); and its subtitle pictures. Then one composition pass puts it all on the 9:16 canvas with the
-narration. A clip already in the right shape is used as it is, and a fitted clip from an earlier preview
-of the same clip is reused, so nothing is encoded twice.
+a card in the mood's colours; the layout draws the title); and its subtitle pictures. Then one composition
+pass puts it all on the 9:16 canvas with the narration. A clip already in the right shape is used as it is,
+and a fitted clip from an earlier preview of the same clip is reused, so nothing is encoded twice.
 
 Everything is written inside the post's folder: `preview.mp4` and the working folder `preview/`.
 """
