@@ -238,7 +238,7 @@ def run(
     if len(results) > 1:
         index = write_index(out, [result.output_dir for result in results])
         console.print(f"index: {escape(str(index))}", soft_wrap=True)
-    reasons = [no_clip_reason(result, max_clips=settings.video_max_clips_per_post) for result in results]
+    reasons = [no_clip_reason(result) for result in results]
     for result, reason in zip(results, reasons, strict=True):
         if reason is not None and len(results) > 1:
             console.print(f"[yellow]post {escape(result.post_id)}:[/] {escape(reason)}", soft_wrap=True)

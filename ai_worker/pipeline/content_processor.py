@@ -50,6 +50,9 @@ class VideoStageResult:
     input_errors: list[str] = field(default_factory=list)
     prompts_reused: int = 0
     """Scenes whose Phase 6 prompts came from the manifest of an earlier run."""
+    clips_asked: int = 0
+    """Scenes that asked for a clip (a mode and a prompt after Phase 6, up to VIDEO_MAX_CLIPS_PER_POST),
+    counted before Phase 7 merges failed scenes away."""
 
     @property
     def manifest_path(self) -> Path:
@@ -62,6 +65,11 @@ class PostInput:
 
     post: Post
     input_errors: list[PostFileError] = field(default_factory=list)
+
+
+def scenes_asking_for_clips(scenes: Sequence[SceneDecision], max_clips: int) -> int:
+    """How many scenes ask for a clip: a video mode and a prompt, up to `max_clips` of them."""
+    return min(sum(1 for s in scenes if s.video_mode and (s.video_prompt or "").strip()), max(0, max_clips))
 
 
 async def phase_4_5_assign_modes(post: Post, *, settings: Settings, out_dir: Path) -> None:
@@ -168,6 +176,7 @@ async def process_posts(
                     item.post, engine=engine, settings=settings, store=store, refresh=refresh_prompts
                 )
                 result.backend, result.backend_reason = backend.kind, backend.reason
+                result.clips_asked = scenes_asking_for_clips(item.post.scenes, settings.video_max_clips_per_post)
                 _record_run_facts(store, item.post, backend, result.input_errors)
             clips = await phase_7_clips(
                 [i.post for i in inputs], settings=settings, engine=engine, backend=backend, stores=stores,

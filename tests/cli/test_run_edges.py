@@ -145,3 +145,18 @@ def test_rejected_scenes_keep_their_lines_in_the_manifest(small_env: Path) -> No
     assert passwd.mode == "t2v" and passwd.image_path is None
     assert passwd.input_error and "absolute" in passwd.input_error
     assert len(manifest.input_errors) == 3
+
+
+def test_a_failing_ffmpeg_exits_3_and_keeps_every_line(small_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # FFmpeg runs and fails: every scene fails and is merged away, and the run still says no clip was made.
+    monkeypatch.setenv("FFMPEG_BINARY", "/bin/false")
+    scenes: list[dict[str, object]] = [{"type": "intro", "text_lines": ["하나"]},
+                                       {"type": "text_only", "text_lines": ["둘"]},
+                                       {"type": "outro", "text_lines": ["셋", "넷"]}]
+    post = _post_file(small_env, scenes)
+    out = small_env / "out"
+    code, output = _invoke("run", str(post), "--out", str(out), "--backend", "local")
+    assert code == 3, output
+    assert "no clip was made: 3 scene(s) asked for one and none got it" in _lines(output)[-1]
+    manifest = _manifest(out / "t_post")
+    assert [line_text(line) for s in manifest.final_scenes for line in s.text_lines] == ["하나", "둘", "셋", "넷"]
