@@ -28,6 +28,7 @@ from ai_worker.orchestration.gpu_manager import GPUManager, prepare_vram_for_vid
 from ai_worker.orchestration.reconcile import build_records, reuse_saved_prompts
 from ai_worker.orchestration.scene_identity import clip_settings_payload
 from ai_worker.pipeline.backend_choice import BackendChoice, select_backend
+from ai_worker.pipeline.post_inputs import copy_post_inputs
 from ai_worker.pipeline.video_modes import assign_video_modes
 from ai_worker.prompts.engine import VideoPromptEngine
 from ai_worker.prompts.llm_client import unload_model
@@ -172,6 +173,7 @@ async def process_posts(
                 locks.enter_context(post_lock(result.output_dir))
             for item, store, result in zip(inputs, stores, results, strict=True):
                 await phase_4_5_assign_modes(item.post, settings=settings, out_dir=out_dir)
+                copy_post_inputs(item.post.scenes, result.output_dir)
                 result.prompts_reused = await phase_6_prompts(
                     item.post, engine=engine, settings=settings, store=store, refresh=refresh_prompts
                 )
