@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -99,17 +98,19 @@ class RunDisplay:
 
 
 def summary_table(results: list[VideoStageResult]) -> Table:
-    """One row per post: its scenes and what became of them."""
+    """One row per post: its scenes and what became of them. A post id is never cut (it wraps), so no two rows
+    read the same however narrow the terminal; each manifest's path is printed below the table."""
     table = Table(title="summary", show_lines=False)
-    for column in ("post", "scenes", "clips made", "reused", "failed (merged)", "static", "manifest"):
-        table.add_column(column)
+    table.add_column("post", overflow="fold", ratio=1)
+    for column in ("scenes", "clips made", "reused", "failed (merged)", "static"):
+        table.add_column(column, no_wrap=True)
     for result in results:
         made = sum(1 for r in result.results if r.success and not r.reused)
         reused = sum(1 for r in result.results if r.success and r.reused)
         failed = sum(1 for r in result.results if not r.success and not r.skipped)
         static = sum(1 for r in result.results if r.skipped)
         table.add_row(escape(result.post_id), str(len(result.results)), str(made), str(reused), str(failed),
-                      str(static), escape(str(result.manifest_path)))
+                      str(static))
     return table
 
 
@@ -199,7 +200,6 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
     preview: Annotated[bool, typer.Option("--preview", help="Also make preview.mp4 in each post's folder.")] = False,
 ) -> None:
-    run_started_at = time.time()
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     # The command runs the video stage on purpose, so it is enabled whatever VIDEO_GEN_ENABLED says.
@@ -234,7 +234,7 @@ def run(
     for result in results:
         console.print(f"manifest: {escape(str(result.manifest_path))}", soft_wrap=True)
         # The report (and preview) are written whatever the outcome: they are how a user sees what went wrong.
-        finish_run(console, result.output_dir, settings, run_started_at=run_started_at, preview=preview)
+        finish_run(console, result.output_dir, settings, preview=preview)
     if len(results) > 1:
         index = write_index(out, [result.output_dir for result in results])
         console.print(f"index: {escape(str(index))}", soft_wrap=True)

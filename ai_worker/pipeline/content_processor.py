@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from ai_worker.core.errors import PostFileError
 from ai_worker.core.run_lock import post_lock
 from ai_worker.media.narration import resolve_audio_paths
-from ai_worker.model.manifest import MANIFEST_NAME, Manifest, ManifestStore, fingerprint
+from ai_worker.model.manifest import MANIFEST_NAME, Manifest, ManifestStore, fingerprint, summarize
 from ai_worker.model.paths import post_dir
 from ai_worker.model.post_file import Post
 from ai_worker.model.scene import SceneDecision
@@ -171,7 +172,9 @@ async def process_posts(
         with contextlib.ExitStack() as locks:
             for result in results:  # before any work: a second run of the same post stops here
                 locks.enter_context(post_lock(result.output_dir))
+            started: list[float] = []
             for item, store, result in zip(inputs, stores, results, strict=True):
+                started.append(time.time())
                 await phase_4_5_assign_modes(item.post, settings=settings, out_dir=out_dir)
                 copy_post_inputs(item.post.scenes, result.output_dir)
                 result.prompts_reused = await phase_6_prompts(
@@ -184,6 +187,8 @@ async def process_posts(
                 [i.post for i in inputs], settings=settings, engine=engine, backend=backend, stores=stores,
                 on_event=on_event, retry_failed=retry_failed,
             )
+            for store, since in zip(stores, started, strict=True):  # still under each post's lock
+                _record_summary(store, since)
     finally:
         await backend.generator.aclose()
     for result, post_results in zip(results, clips, strict=True):
@@ -217,4 +222,17 @@ def _record_run_facts(store: ManifestStore, post: Post, backend: BackendChoice, 
     manifest.backend = backend.kind
     manifest.backend_reason = backend.reason
     manifest.input_errors = input_errors
+    store.save(manifest)
+
+
+def _record_summary(store: ManifestStore, started_at: float) -> None:
+    """The run's counts and the post's own time in its manifest: from the start of its Phase 4.5 to the end of
+    its last attempt in this run (posts of a batch share the servers, so the batch's end is not theirs)."""
+    manifest = store.load()
+    if manifest is None:
+        return
+    ends = [a.started_at + (a.duration_s or 0.0) for scene in manifest.scenes for a in scene.attempts
+            if a.started_at >= started_at]
+    finished = max(ends, default=None) or time.time()
+    manifest.summary = summarize(manifest, run_started_at=started_at, run_finished_at=finished)
     store.save(manifest)
