@@ -24,9 +24,10 @@ from ai_worker.cli.preflight import (
     EXIT_NO_CLIPS,
     no_clip_reason,
     output_folder_problem,
+    remove_empty_folders,
 )
 from ai_worker.cli.signals import install_sigterm_cancel
-from ai_worker.core.errors import GeneratorUnavailableError, InputError, WaggleVideoError
+from ai_worker.core.errors import GeneratorUnavailableError, InputError, RunLockedError, WaggleVideoError
 from ai_worker.model.post_file import load_post
 from ai_worker.orchestration.events import (
     AttemptFailed,
@@ -156,7 +157,7 @@ def load_posts(files: list[Path], console: Console) -> tuple[list[PostInput], in
 
 async def run_stage(
     inputs: list[PostInput], out: Path, settings: Settings, display: RunDisplay | None, *,
-    refresh_prompts: bool = False, retry_failed: bool = False,
+    refresh_prompts: bool = False, retry_failed: bool = False, backend_chosen_by: str = "VIDEO_BACKEND",
 ) -> list[VideoStageResult]:
     current = asyncio.current_task()
     if current is not None:
@@ -169,6 +170,7 @@ async def run_stage(
         on_backend=display.on_backend if display else None,
         refresh_prompts=refresh_prompts,
         retry_failed=retry_failed,
+        backend_chosen_by=backend_chosen_by,
     )
 
 
@@ -213,6 +215,7 @@ def run(
     bad += len(arg_errors)
     if not inputs:
         raise typer.Exit(EXIT_BAD_INPUT)
+    out_existed = out.exists()
     problem = output_folder_problem(out)  # before any work: prompts and downloads would be lost otherwise
     if problem is not None:
         raise _fail(console, problem, EXIT_BAD_INPUT)
@@ -220,13 +223,16 @@ def run(
     try:
         with display.progress:
             results = asyncio.run(run_stage(inputs, out, settings, display, refresh_prompts=refresh_prompts,
-                                            retry_failed=retry_failed))
+                                            retry_failed=retry_failed,
+                                            backend_chosen_by="--backend" if backend is not None else "VIDEO_BACKEND"))
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         console.print("[yellow]interrupted:[/] jobs in flight were cancelled; run the same command again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from exc
-    except InputError as exc:
+    except (InputError, RunLockedError) as exc:  # found before any work: a busy post is refused, not a crash
         raise _fail(console, str(exc), EXIT_BAD_INPUT) from exc
     except GeneratorUnavailableError as exc:
+        if not out_existed:
+            remove_empty_folders(out)  # nothing was made: leave no empty --out behind
         raise _fail(console, str(exc), EXIT_NO_CLIPS) from exc
     except WaggleVideoError as exc:
         raise _fail(console, str(exc), EXIT_FAILED) from exc

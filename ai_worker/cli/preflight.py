@@ -1,12 +1,14 @@
 """What `run` checks before any work (the output folder) and after it (did any clip come out), with exit codes.
 
-Exit codes: 0 done; 1 an unexpected error of the stage; 2 bad input (post file, settings, output folder);
+Exit codes: 0 done; 1 an unexpected error of the stage; 2 bad input (post file, settings, output folder, a
+post another run is writing);
 3 no clip could be made (no healthy ComfyUI server for ``--backend comfyui``, or every scene that asked for a
 clip failed); 130 interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -35,6 +37,19 @@ def output_folder_problem(out: Path) -> str | None:
     except OSError as exc:
         return f"--out {out}: cannot write there ({exc.strerror or type(exc).__name__})"
     return None
+
+
+def remove_empty_folders(folder: Path) -> None:
+    """Remove `folder` and the folders under it when none holds a file (what a run that stopped before any
+    work created); anything holding a file is kept."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only succeeds when empty
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def no_clip_reason(result: VideoStageResult) -> str | None:

@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai_worker.core.atomic import remove_leftover_parts
 from ai_worker.core.errors import PostFileError
 from ai_worker.core.run_lock import post_lock
+from ai_worker.media.local_backend import STAGED_SUFFIX
 from ai_worker.media.narration import resolve_audio_paths
 from ai_worker.model.manifest import MANIFEST_NAME, Manifest, ManifestStore, fingerprint, summarize
-from ai_worker.model.paths import post_dir
+from ai_worker.model.paths import image_cache_dir, post_dir
 from ai_worker.model.post_file import Post
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import load_video_styles
@@ -148,9 +150,11 @@ async def process_posts(
     on_backend: Callable[[BackendChoice], None] | None = None,
     refresh_prompts: bool = False,
     retry_failed: bool = False,
+    backend_chosen_by: str = "VIDEO_BACKEND",
 ) -> list[VideoStageResult]:
     """Run Phase 4.5, 6 and 7 for every post when VIDEO_GEN_ENABLED, sharing the servers in Phase 7; each
-    post's clips and manifest go to ``<out_dir>/<post_id>/``."""
+    post's clips and manifest go to ``<out_dir>/<post_id>/``. `backend_chosen_by` names where VIDEO_BACKEND's
+    value came from in errors (the setting, or the CLI's ``--backend``)."""
     results = [
         VideoStageResult(post_id=i.post.post_id, enabled=settings.video_gen_enabled,
                          output_dir=post_dir(out_dir, i.post.post_id), scenes=i.post.scenes,
@@ -164,7 +168,7 @@ async def process_posts(
     engine = VideoPromptEngine(settings, styles)
     stores = [ManifestStore(result.output_dir / MANIFEST_NAME) for result in results]
     # First: a backend that cannot work (--backend comfyui, no server up) stops the run before any work.
-    backend = await select_backend(settings, styles, out_dir / "tmp" / "videos")
+    backend = await select_backend(settings, styles, out_dir / "tmp" / "videos", chosen_by=backend_chosen_by)
     logger.info("backend: %s", backend.reason)
     if on_backend is not None:
         on_backend(backend)
@@ -172,6 +176,8 @@ async def process_posts(
         with contextlib.ExitStack() as locks:
             for result in results:  # before any work: a second run of the same post stops here
                 locks.enter_context(post_lock(result.output_dir))
+            for result in results:  # what a killed run of the post left half-written
+                _remove_leftovers(result.output_dir, image_cache_dir(out_dir, result.post_id))
             started: list[float] = []
             for item, store, result in zip(inputs, stores, results, strict=True):
                 started.append(time.time())
@@ -236,3 +242,10 @@ def _record_summary(store: ManifestStore, started_at: float) -> None:
     finished = max(ends, default=None) or time.time()
     manifest.summary = summarize(manifest, run_started_at=started_at, run_finished_at=finished)
     store.save(manifest)
+
+
+def _remove_leftovers(*folders: Path) -> None:
+    for folder in folders:
+        removed = remove_leftover_parts(folder, (f".*{STAGED_SUFFIX}",))
+        if removed:
+            logger.info("%s: removed %d file(s) a stopped run left half-written", folder, len(removed))
