@@ -25,7 +25,9 @@ def fault_settings(**values: Any) -> Settings:
     defaults: dict[str, Any] = {
         "video_steps": 4,
         "video_steps_fallback": 3,
-        "video_gen_timeout": 1.5,
+        # No real-time budget decides an outcome here: a fake job takes milliseconds, so only a hung prompt
+        # (which outlasts any budget) reaches this, even on a loaded machine. See `TimesOutOnce`.
+        "video_gen_timeout": 120,
         "comfyui_poll_interval": 0.02,
         "comfyui_max_poll_errors": 3,
         "comfyui_health_timeout": 2.0,
@@ -129,12 +131,28 @@ async def test_restart_mid_job_goes_to_the_next_rung(server: FakeComfyUI, tmp_pa
     run.check(before, scenes)
 
 
+class TimesOutOnce(ComfyUIClient):
+    """Its first prompt gets a short VIDEO_GEN_TIMEOUT, every later one the run's generous one: the hung first
+    prompt times out whatever the machine's load (it never finishes), and the next rung is not raced."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.generous = self.settings
+        self.settings = self.settings.model_copy(update={"video_gen_timeout": 0.3})
+
+    async def _bounded(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._bounded(*args, **kwargs)
+        finally:
+            self.settings = self.generous
+
+
 async def test_hang_is_cancelled_on_the_server_and_the_next_rung_runs(server: FakeComfyUI, tmp_path: Path) -> None:
     run = Run(server, tmp_path)
     scenes = make_scenes(1)
     before = words(scenes)
     server.faults.push("hang")
-    results = await run.go(scenes)
+    results = await run.go(scenes, client=run.client(TimesOutOnce))
     assert results[0].success and results[0].attempts == 2
     hung = results[0].attempt_log[0]
     assert hung.error_type == "ComfyUITimeoutError"
@@ -182,7 +200,7 @@ async def test_every_scene_failing_keeps_all_lines_in_one_text_scene(server: Fak
 
 
 async def test_server_dying_mid_post(server: FakeComfyUI, tmp_path: Path) -> None:
-    run = Run(server, tmp_path)
+    run = Run(server, tmp_path, fault_settings(comfyui_bench_seconds=0))  # its re-checks fail at once
     scenes = make_scenes(4)
     before = words(scenes)
     stopper: list[asyncio.Task[None]] = []
