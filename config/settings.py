@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         default=64 * 1024**2, gt=0, description="Largest JSON answer read from a server (/object_info, /history...)."
     )
     comfyui_bench_seconds: float = Field(default=60.0, ge=0, description="How long a failing server is benched.")
+    comfyui_bench_rechecks: int = Field(
+        default=3, ge=0, description="While every server is benched, queued scenes wait for this many failed "
+        "re-checks of each server (about this many times COMFYUI_BENCH_SECONDS) before they end as unavailable.",
+    )
     comfyui_workflow_set: Literal["core", "ltxvideo"] = Field(
         default="core", description="Which bundled LTX-2 workflows run: core ComfyUI nodes, or ComfyUI-LTXVideo's "
         "Gemma loader (docs/models.md).",

@@ -59,7 +59,9 @@ def _require_str(path: Path, data: dict[str, Any], key: str, *, scene: int | Non
     return value.strip()
 
 
-def _parse_line(path: Path, raw: object, scene: int, index: int) -> TextLine:
+def _parse_line(path: Path, raw: object, scene: int, index: int, refused: list[PostFileError]) -> TextLine:
+    """One line; an audio path that leaves the post file's folder is refused by name (added to `refused`) and
+    the line is kept without it, as image paths are."""
     name = f"text_lines[{index}]"
     if isinstance(raw, str):
         return raw
@@ -72,6 +74,13 @@ def _parse_line(path: Path, raw: object, scene: int, index: int) -> TextLine:
         if audio is not None:
             if not isinstance(audio, str):
                 raise PostFileError(path, "'audio' must be a path string", scene=scene, field=name)
+            refusal = local_path_refusal(path.parent, audio)
+            if refusal is not None:
+                refused.append(PostFileError(
+                    path, f"audio path {audio!r} refused: {refusal} (the line is kept without its audio)",
+                    scene=scene, field=name,
+                ))
+                return line
             # Relative to the post file, like local images; resolved here so the path means the same file
             # wherever the stage runs from (the manifest then stores it relative to the output folder).
             line["audio"] = str(path.parent.resolve() / audio)
@@ -79,8 +88,11 @@ def _parse_line(path: Path, raw: object, scene: int, index: int) -> TextLine:
     raise PostFileError(path, f"must be a string or {{'text', 'audio'}}, got {raw!r}", scene=scene, field=name)
 
 
-def parse_scene(path: Path, raw: object, index: int) -> SceneDecision:
-    """One scene from its JSON form; raises `PostFileError` naming the scene and field."""
+def parse_scene(
+    path: Path, raw: object, index: int, refused: list[PostFileError] | None = None
+) -> SceneDecision:
+    """One scene from its JSON form; raises `PostFileError` naming the scene and field. Refused audio paths
+    are added to `refused` (the scene is kept, and its `input_error` says so)."""
     if not isinstance(raw, dict):
         raise PostFileError(path, f"a scene must be an object, got {type(raw).__name__}", scene=index)
     scene_type = raw.get("type")
@@ -94,24 +106,28 @@ def parse_scene(path: Path, raw: object, index: int) -> SceneDecision:
     raw_lines = raw.get("text_lines", [])
     if not isinstance(raw_lines, list):
         raise PostFileError(path, "must be a list", scene=index, field="text_lines")
-    lines = [_parse_line(path, item, index, i) for i, item in enumerate(raw_lines)]
+    refused_here: list[PostFileError] = []
+    lines = [_parse_line(path, item, index, i, refused_here) for i, item in enumerate(raw_lines)]
     image_url = raw.get("image_url")
     if image_url is not None and (not isinstance(image_url, str) or not image_url.strip()):
         raise PostFileError(path, "must be a URL or a path string", scene=index, field="image_url")
     if scene_type in IMAGE_SCENE_TYPES and image_url is None:
         raise PostFileError(path, f"a '{scene_type}' scene needs an image", scene=index, field="image_url")
+    if refused is not None:
+        refused.extend(refused_here)
     return SceneDecision(
         type=scene_type,
         text_lines=lines,
         image_url=image_url.strip() if isinstance(image_url, str) else None,
         source_index=index,
+        input_error="; ".join(str(error) for error in refused_here) or None,
     )
 
 
-def salvage_lines(raw: object) -> list[TextLine]:
+def salvage_lines(raw: object, base_dir: Path | None = None) -> list[TextLine]:
     """Every line that can be read from a scene the loader rejected: strings and ``{"text": str}`` objects as
     they are, numbers as their text. What holds no words at all (null, a list, an object without text) is
-    nothing to keep."""
+    nothing to keep. An audio path is kept (resolved against `base_dir`) only where it stays inside it."""
     raw_lines = raw.get("text_lines") if isinstance(raw, dict) else None
     if isinstance(raw_lines, str):
         raw_lines = [raw_lines]  # one line written without its list
@@ -123,7 +139,10 @@ def salvage_lines(raw: object) -> list[TextLine]:
             lines.append(item)
         elif isinstance(item, dict) and isinstance(item.get("text"), str):
             audio = item.get("audio")
-            lines.append({"text": item["text"], "audio": audio} if isinstance(audio, str) else {"text": item["text"]})
+            if isinstance(audio, str) and base_dir is not None and local_path_refusal(base_dir, audio) is None:
+                lines.append({"text": item["text"], "audio": str(base_dir.resolve() / audio)})
+            else:
+                lines.append({"text": item["text"]})
         elif isinstance(item, int | float) and not isinstance(item, bool):
             lines.append(str(item))
     return lines
@@ -132,7 +151,7 @@ def salvage_lines(raw: object) -> list[TextLine]:
 def rejected_scene(path: Path, raw: object, error: PostFileError) -> tuple[SceneDecision | None, PostFileError]:
     """A scene the loader could not take as written, kept as a text-only scene with every line it had (the
     script's first promise: no line is lost; None when it had none), and its error saying what became of it."""
-    lines = salvage_lines(raw)
+    lines = salvage_lines(raw, path.parent)
     outcome = f"its {len(lines)} line(s) kept in a text-only scene" if lines else "it has no line to keep; left out"
     told = PostFileError(path, f"{error.problem} ({outcome})", scene=error.scene, field=error.field)
     if not lines:
@@ -152,7 +171,7 @@ def refuse_image_path(path: Path, scene: SceneDecision) -> PostFileError | None:
         path, f"image path {scene.image_url!r} refused: {refusal} (the scene is text-to-video)",
         scene=scene.source_index, field="image_url",
     )
-    scene.input_error = str(error)
+    scene.input_error = "; ".join(e for e in (scene.input_error, str(error)) if e)
     return error
 
 
@@ -213,15 +232,16 @@ def load_post(path: Path) -> tuple[Post, list[PostFileError]]:
     scenes: list[SceneDecision] = []
     errors: list[PostFileError] = []
     for index, raw in enumerate(raw_scenes):
+        refused_audio: list[PostFileError] = []
         try:
-            scene = parse_scene(path, raw, index)
+            scene = parse_scene(path, raw, index, refused_audio)
         except PostFileError as exc:
             kept, told = rejected_scene(path, raw, exc)
             errors.append(told)
             if kept is not None:
                 scenes.append(kept)
             continue
-        for problem in (refuse_image_path(path, scene), wordless_scene(path, scene)):
+        for problem in (*refused_audio, refuse_image_path(path, scene), wordless_scene(path, scene)):
             if problem is not None:
                 errors.append(problem)
         scenes.append(scene)

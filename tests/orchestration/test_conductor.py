@@ -438,11 +438,16 @@ async def test_invalid_clip_goes_down_a_rung(tmp_path: Path) -> None:
 
 
 async def test_a_failing_server_is_given_up_on(tmp_path: Path) -> None:
-    gen = ScriptedGenerator(script=lambda scene, rung, _: PromptLostError("restarted", server="fake"))
+    def lost(scene: int, rung: int, _: object) -> Exception:
+        gen.healthy = len(gen.calls) < 3  # the third loss takes the server down: its re-checks fail
+        return PromptLostError("restarted", server="fake")
+
+    gen = ScriptedGenerator(script=lost)
     scenes = make_scenes(5)
     before = words(scenes)
-    _, results, store = await run(gen, scenes, tmp_path, settings=small_settings(video_server_max_failures=3))
-    assert len(gen.calls) == 3  # not 4 per scene
+    settings = small_settings(video_server_max_failures=3, comfyui_bench_seconds=0)
+    _, results, store = await run(gen, scenes, tmp_path, settings=settings)
+    assert len(gen.calls) == 3  # not 4 per scene, and nothing while the server was benched
     assert all(not r.success for r in results)
     assert results[4].failure_reason is not None and "no video server left" in results[4].failure_reason
     assert len(scenes) == 1 and scenes[0].type == "text_only" and words(scenes) == before
