@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ai_worker.comfy.workflow_sets import workflow_set
-from ai_worker.comfy.workflows import MODEL_FILE_INPUTS
+from ai_worker.comfy.workflows import MODEL_FILE_INPUTS, PLACEHOLDER
 
 DATA = Path(__file__).resolve().parents[1] / "fakes" / "data"
 
@@ -32,7 +32,8 @@ def _problems(graph: dict[str, Any], schema: dict[str, Any]) -> list[str]:
                 found.append(f"{node_id} {node['class_type']}: required input {name!r} missing")
                 continue
             choices = spec[1].get("options") if spec[0] == "COMBO" else spec[0] if isinstance(spec[0], list) else None
-            if choices and name not in MODEL_FILE_INPUTS and inputs[name] not in choices:
+            fixed = not (isinstance(inputs[name], str) and PLACEHOLDER.search(inputs[name]))
+            if choices and fixed and name not in MODEL_FILE_INPUTS and inputs[name] not in choices:
                 found.append(f"{node_id} {node['class_type']}: {name}={inputs[name]!r} not in {choices}")
     return found
 
