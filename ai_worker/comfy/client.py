@@ -146,22 +146,16 @@ class ComfyUIClient:
     # --- generation -----------------------------------------------------------------------------------------
 
     async def generate_t2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
-        name = workflows.workflow_name_for("t2v", request.model)
-        return await self._generate(name, request, hooks)
-
-    async def generate_t2v_with_upscale(
-        self, request: ClipRequest, hooks: GenerationHooks | None = None
-    ) -> ClipResult:
-        """Two-stage T2V: sample at half size, upscale the latent x2 (request width/height are the final size)."""
-        name = workflows.workflow_name_for("t2v", request.model, upscale=True)
-        return await self._generate(name, request, hooks)
+        """Text-to-video with the request's recipe: one pass, or two around the x2 latent upscaler (the
+        request's width and height are then the final size)."""
+        return await self._generate(workflows.workflow_for_request(request), request, hooks)
 
     async def generate_i2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
         if request.init_image is None:
             raise WorkflowError("image-to-video needs request.init_image")
         image_name = await upload_image(self._api, request.init_image, request.width, request.height)
-        name = workflows.workflow_name_for("i2v", request.model)
-        return await self._generate(name, request, hooks, init_image_name=image_name)
+        return await self._generate(workflows.workflow_for_request(request), request, hooks,
+                                    init_image_name=image_name)
 
     async def reattach(
         self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None = None

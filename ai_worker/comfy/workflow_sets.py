@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from config.generations import DEFAULT_GENERATION, GENERATIONS
+
 WorkflowSetName = Literal["core", "ltxvideo"]
 
 BUNDLED_WORKFLOW_DIR = Path(__file__).resolve().parent / "workflows"
@@ -31,7 +33,8 @@ MIB = 1024**2
 
 T2V, T2V_DISTILLED = "t2v_ltx2.json", "t2v_ltx2_distilled.json"
 I2V, I2V_DISTILLED = "i2v_ltx2.json", "i2v_ltx2_distilled.json"
-UPSCALE = "t2v_ltx2_upscale.json"
+UPSCALE, I2V_UPSCALE = "t2v_ltx2_upscale.json", "i2v_ltx2_upscale.json"
+DEV_UPSCALE, I2V_DEV_UPSCALE = "t2v_ltx2_dev_upscale.json", "i2v_ltx2_dev_upscale.json"
 
 
 @dataclass(frozen=True)
@@ -107,15 +110,18 @@ def all_sets() -> dict[WorkflowSetName, WorkflowSet]:
     ltxvideo = NodePack(Source("ComfyUI-LTXVideo", "https://github.com/Lightricks/ComfyUI-LTXVideo.git",
                                "82bd963cdeb66d023bed8c99324a307020907ef8", "LTXV_REF"),
                         frozenset({"LTXVGemmaCLIPModelLoader"}))
-    every = (T2V, T2V_DISTILLED, I2V, I2V_DISTILLED, UPSCALE)
+    every = (T2V, T2V_DISTILLED, I2V, I2V_DISTILLED, UPSCALE, I2V_UPSCALE, DEV_UPSCALE, I2V_DEV_UPSCALE)
+    ltx2 = GENERATIONS[DEFAULT_GENERATION]
     checkpoints = (
         # The real checkpoints are ~27 GB; placeholders and LFS pointers are a few bytes to a few hundred.
-        ModelFile("video_model_full", "checkpoints", "ltx-2-19b-dev-fp8.safetensors", (T2V, I2V), 100 * MIB),
-        ModelFile("video_model_distilled", "checkpoints", "ltx-2-19b-distilled-fp8.safetensors",
-                  (T2V_DISTILLED, I2V_DISTILLED, UPSCALE), 100 * MIB),
+        ModelFile("video_model_full", "checkpoints", ltx2.full, (T2V, I2V, DEV_UPSCALE, I2V_DEV_UPSCALE), 100 * MIB),
+        ModelFile("video_model_distilled", "checkpoints", ltx2.distilled,
+                  (T2V_DISTILLED, I2V_DISTILLED, UPSCALE, I2V_UPSCALE), 100 * MIB),
     )
-    upscaler = ModelFile("comfyui_upscale_model", "latent_upscale_models",
-                         "ltx-2-spatial-upscaler-x2-1.0.safetensors", (UPSCALE,), 1 * MIB, optional=True)
+    upscaler = ModelFile("comfyui_upscale_model", "latent_upscale_models", ltx2.upscaler,
+                         (UPSCALE, I2V_UPSCALE, DEV_UPSCALE, I2V_DEV_UPSCALE), 1 * MIB)
+    lora = ModelFile("comfyui_distilled_lora", "loras", ltx2.distilled_lora, (DEV_UPSCALE, I2V_DEV_UPSCALE),
+                     1 * MIB)
     return {
         "core": WorkflowSet(
             name="core",
@@ -124,7 +130,7 @@ def all_sets() -> dict[WorkflowSetName, WorkflowSet]:
             comfyui_min_version=(0, 8, 0),  # LTXAVTextEncoderLoader with the fp4-mixed Gemma arrived in 0.8.0
             node_packs=(vhs,),
             models=(*checkpoints, ModelFile("comfyui_text_encoder", "text_encoders",
-                                            "gemma_3_12B_it_fp4_mixed.safetensors", every, 50 * MIB), upscaler),
+                                            "gemma_3_12B_it_fp4_mixed.safetensors", every, 50 * MIB), upscaler, lora),
             escape_weight_syntax=True,
         ),
         "ltxvideo": WorkflowSet(
@@ -135,7 +141,8 @@ def all_sets() -> dict[WorkflowSetName, WorkflowSet]:
             node_packs=(vhs, ltxvideo),
             models=(*checkpoints, ModelFile(
                 "comfyui_text_encoder", "text_encoders",
-                "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors", every, 50 * MIB), upscaler),
+                "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors", every, 50 * MIB),
+                upscaler, lora),
             escape_weight_syntax=False,
         ),
     }

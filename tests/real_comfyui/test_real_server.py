@@ -22,6 +22,7 @@ from ai_worker.comfy.workflow_sets import all_sets
 from ai_worker.core.errors import ComfyUIConnectionError, ComfyUIExecutionError, PromptLostError
 from ai_worker.media.probe import probe_clip
 from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks
+from ai_worker.model.recipes import recipe_rung
 from ai_worker.orchestration.ladder import Rung, build_ladder
 from tests.real_comfyui.conftest import RESTART_ENV, ClientFactory, real_settings
 
@@ -63,7 +64,9 @@ async def test_two_stage_upscale(set_name: str, make_client: ClientFactory, tmp_
     client = make_client(set_name)
     request = ClipRequest(prompt=PROMPT, negative_prompt="blurry", width=128, height=128, num_frames=9, fps=24,
                           steps=8, cfg=1.0, seed=5, model="distilled", output_path=tmp_path / "up.mp4")
-    result = await client.generate_t2v_with_upscale(request)
+    request = replace(request, recipe="distilled-two-stage",
+                      stages=recipe_rung("distilled-two-stage", 1, steps=8, cfg=1.0).stages_at(128, 128))
+    result = await client.generate_t2v(request)
     assert_clip(result.path, 128, 128, 9)
 
 
