@@ -379,6 +379,15 @@ def build_params(request: ClipRequest, settings: Settings, *, init_image_name: s
     return params
 
 
+def build_graph(request: ClipRequest, settings: Settings, *, init_image_name: str | None = None) -> dict[str, Any]:
+    """The API graph the client submits for `request`: its recipe's workflow (the user's folder first), with
+    every parameter that workflow declares filled in. Raises `WorkflowError`."""
+    workflow = load_workflow(workflow_for_request(request), settings.comfyui_workflow_dir,
+                             settings.comfyui_workflow_set)
+    params = build_params(request, settings, init_image_name=init_image_name)
+    return patch_workflow(workflow, params_for(workflow, params))
+
+
 def model_params(model: ModelVariant, settings: Settings) -> dict[str, object]:
     """Only the model-file parameters, as `build_params` would set them (for `doctor`)."""
     return {

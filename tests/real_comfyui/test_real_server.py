@@ -36,10 +36,13 @@ RUNGS = [rung.number for rung in build_ladder(real_settings())]
 
 
 def rung_request(rung: Rung, tmp_path: Path, *, mode: str, prompt: str = PROMPT) -> ClipRequest:
+    """The request the orchestration would send at `rung` (its recipe's passes at the rung's size)."""
     return ClipRequest(prompt=prompt, negative_prompt="blurry, low quality", width=rung.width, height=rung.height,
                        num_frames=rung.num_frames, fps=24, steps=rung.steps, cfg=rung.cfg,
                        seed=1000 + rung.number, model=rung.model, init_image=IMAGE if mode == "i2v" else None,
-                       output_path=tmp_path / f"{mode}_rung{rung.number}.mp4")
+                       output_path=tmp_path / f"{mode}_rung{rung.number}.mp4",
+                       recipe=rung.recipe.recipe if rung.recipe else "single-pass",
+                       stages=rung.recipe.stages_at(rung.width, rung.height) if rung.recipe else ())
 
 
 def assert_clip(path: Path, width: int, height: int, frames: int) -> None:
