@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
+from typing import Any, cast
 
 import comfy.text_encoders.llama as llama
 
@@ -41,7 +41,7 @@ def narrow_config() -> type:
         raise RuntimeError(f"tiny_gemma_shim: {NAME} of this ComfyUI has no {missing}; update the shim")
     namespace: dict[str, Any] = {"__annotations__": {name: int for name in TINY}, **TINY,
                                  **TINY_CLASS_ATTRIBUTES, "REAL_CONFIG": real}
-    return dataclasses.dataclass(type("TinyGemma3_12B_Config", (real,), namespace))
+    return dataclasses.dataclass(type("TinyGemma3_12B_Config", (cast(type, real),), namespace))
 
 
 TINY_CONFIG = narrow_config()
