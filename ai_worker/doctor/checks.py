@@ -43,6 +43,7 @@ from ai_worker.comfy.workflows import (
     workflow_model,
 )
 from ai_worker.core.errors import WaggleVideoError, WorkflowError
+from ai_worker.doctor.capabilities import check_capabilities
 from ai_worker.doctor.ffmpeg_checks import check_ffmpeg
 from ai_worker.doctor.report import Check as Check
 from ai_worker.doctor.report import DoctorReport as DoctorReport
@@ -118,6 +119,7 @@ async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence
             return checks
         expected = expected_files(settings)
         listings = await model_listings(client, (file.folder for file in expected))
+    checks.extend(check_capabilities(stats, object_info, wset, settings, server=server))
     checks.extend(check_node_packs(object_info, wset, server=server))
     checks.extend(check_object_info(object_info, workflows, server=server))
     checks.extend(check_model_sizes(listings, expected, server=server))

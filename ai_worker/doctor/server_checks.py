@@ -13,7 +13,6 @@ from ai_worker.doctor.report import Check
 
 LOW_VRAM_BYTES = 6 * 1024**3
 """Below this much free VRAM an LTX-2 job will crawl or fail even with --lowvram."""
-"""Workflows the stage does not run by default: their problems are warnings."""
 
 
 def custom_node_packs() -> dict[str, str]:

@@ -292,10 +292,16 @@ async def test_run_doctor_missing_model_and_ollama_model(tmp_path: Path) -> None
         server.models.discard("ltx-2-19b-dev-fp8.safetensors")
         report = await run_doctor(make_settings(tmp_path, comfyui_url=[server.url], ollama_host=ollama.url))
     assert [c.name for c in report.failures] == [f"ComfyUI {server.url}: model ltx-2-19b-dev-fp8.safetensors"]
+    # what each generation can run is information: warnings (the fake is a 0.8.0 without the dev checkpoint)
+    generations = [c for c in report.warnings if ": generation " in c.name]
+    assert [(c.name.rsplit(": ", 1)[1], c.detail.split(";")[0]) for c in generations] == [
+        ("generation ltx-2", "runs distilled-two-stage"),
+        ("generation ltx-2.3", "LTX-2.3 22B (Lightricks/LTX-2.3) needs ComfyUI 0.16.0 or newer")]
     # prompts fall back without the LLM: a warning, not a failure
-    assert [c.name for c in report.warnings] == ["Ollama model qwen2.5:14b"]
-    assert report.warnings[0].fix.startswith("ollama pull qwen2.5:14b")
-    assert "fall back" in report.warnings[0].fix
+    ollama = [c for c in report.warnings if c not in generations]
+    assert [c.name for c in ollama] == ["Ollama model qwen2.5:14b"]
+    assert ollama[0].fix.startswith("ollama pull qwen2.5:14b")
+    assert "fall back" in ollama[0].fix
 
 
 # --- the CLI ---------------------------------------------------------------------------------------------------
