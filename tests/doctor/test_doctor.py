@@ -298,10 +298,10 @@ async def test_run_doctor_missing_model_and_ollama_model(tmp_path: Path) -> None
         ("generation ltx-2", "runs distilled-two-stage"),
         ("generation ltx-2.3", "LTX-2.3 22B (Lightricks/LTX-2.3) needs ComfyUI 0.16.0 or newer")]
     # prompts fall back without the LLM: a warning, not a failure
-    ollama = [c for c in report.warnings if c not in generations]
-    assert [c.name for c in ollama] == ["Ollama model qwen2.5:14b"]
-    assert ollama[0].fix.startswith("ollama pull qwen2.5:14b")
-    assert "fall back" in ollama[0].fix
+    llm_warnings = [c for c in report.warnings if c not in generations]
+    assert [c.name for c in llm_warnings] == ["Ollama model qwen2.5:14b"]
+    assert llm_warnings[0].fix.startswith("ollama pull qwen2.5:14b")
+    assert "fall back" in llm_warnings[0].fix
 
 
 # --- the CLI ---------------------------------------------------------------------------------------------------
