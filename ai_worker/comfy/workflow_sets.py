@@ -13,7 +13,8 @@ they agree).
   so every job fails in the loader with a TypeError.
 
 Both sets were run end to end on ComfyUI 0.8.0 (commit ``3cd7b32f``) on a CPU with tiny random-weight model
-files of the real layout; see docs/models.md.
+files of the real layout; the ``core`` set (every recipe, LTX-2 and LTX-2.3) also on v0.33.0 (``2f35f4a0``),
+which `Dockerfile.comfyui` builds by default; see docs/models.md.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class WorkflowSet:
     name: WorkflowSetName
     summary: str
     comfyui: Source
-    """The ComfyUI commit the set was proved on."""
+    """The newest ComfyUI commit the set was proved on."""
     comfyui_min_version: tuple[int, int, int]
     node_packs: tuple[NodePack, ...]
     models: tuple[ModelFile, ...]
@@ -96,14 +97,19 @@ class WorkflowSet:
 
     def sources(self) -> tuple[Source, ...]:
         """ComfyUI and every node pack, pinned."""
-        return (self.comfyui, *(pack.source for pack in self.node_packs))
+        return (self.comfyui, *self.node_packs_sources())
+
+    def node_packs_sources(self) -> tuple[Source, ...]:
+        return tuple(pack.source for pack in self.node_packs)
 
 
 @cache
 def all_sets() -> dict[WorkflowSetName, WorkflowSet]:
     """Every bundled set by name (built on first use: nothing runs at import time)."""
-    comfyui = Source("ComfyUI", "https://github.com/comfyanonymous/ComfyUI.git",
-                     "3cd7b32f1b7e7e90395cefe7d9f9b1f89276d8ce", "COMFYUI_REF")
+    comfyui_0330 = Source("ComfyUI", "https://github.com/comfyanonymous/ComfyUI.git",
+                          "2f35f4a08176d993cded35dac3332be4f7287f41", "COMFYUI_REF")  # v0.33.0
+    comfyui_080 = Source("ComfyUI", "https://github.com/comfyanonymous/ComfyUI.git",
+                         "3cd7b32f1b7e7e90395cefe7d9f9b1f89276d8ce", "COMFYUI_REF")  # 0.8.0
     vhs = NodePack(Source("ComfyUI-VideoHelperSuite", "https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite.git",
                           "4ee72c065db22c9d96c2427954dc69e7b908444b", "VHS_REF"),
                    frozenset({"VHS_VideoCombine"}))
@@ -126,7 +132,7 @@ def all_sets() -> dict[WorkflowSetName, WorkflowSet]:
         "core": WorkflowSet(
             name="core",
             summary="core ComfyUI LTX-2 nodes (LTXAVTextEncoderLoader, single-file Gemma 3 12B) + VideoHelperSuite",
-            comfyui=comfyui,
+            comfyui=comfyui_0330,
             comfyui_min_version=(0, 8, 0),  # LTXAVTextEncoderLoader with the fp4-mixed Gemma arrived in 0.8.0
             node_packs=(vhs,),
             models=(*checkpoints, ModelFile("comfyui_text_encoder", "text_encoders",
@@ -136,7 +142,7 @@ def all_sets() -> dict[WorkflowSetName, WorkflowSet]:
         "ltxvideo": WorkflowSet(
             name="ltxvideo",
             summary="ComfyUI-LTXVideo's LTXVGemmaCLIPModelLoader (Hugging Face Gemma 3 12B folder) + VideoHelperSuite",
-            comfyui=comfyui,
+            comfyui=comfyui_080,
             comfyui_min_version=(0, 8, 0),
             node_packs=(vhs, ltxvideo),
             models=(*checkpoints, ModelFile(

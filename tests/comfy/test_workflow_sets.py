@@ -156,14 +156,21 @@ def _dockerfile_args() -> dict[str, str]:
 def test_dockerfile_and_compose_pin_the_default_sets_sources() -> None:
     args = _dockerfile_args()
     compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
-    sources = {source.build_arg: source for wset in all_sets().values() for source in wset.sources()}
+    # The default set's ComfyUI and every node pack of every set are the defaults; the ltxvideo set's older
+    # ComfyUI is a build argument away, and the Dockerfile says which.
+    default = workflow_set(DEFAULT_WORKFLOW_SET)
+    sources = {source.build_arg: source for wset in all_sets().values() for source in wset.node_packs_sources()}
+    sources["COMFYUI_REF"] = default.comfyui
     assert set(sources) == {"COMFYUI_REF", "VHS_REF", "LTXV_REF"}
     for arg, source in sources.items():
         assert args[arg] == source.commit, arg
         assert f"{arg}: ${{{arg}:-{source.commit}}}" in compose, arg
         repo_arg = arg.replace("_REF", "_REPO")
         assert args[repo_arg] == source.repo, repo_arg
-    assert sources["COMFYUI_REF"].commit.startswith("3cd7b32f")  # ComfyUI 0.8.0
+    assert sources["COMFYUI_REF"].commit.startswith("2f35f4a0")  # ComfyUI v0.33.0
+    ltxvideo = workflow_set("ltxvideo").comfyui
+    assert ltxvideo.commit.startswith("3cd7b32f")  # ComfyUI 0.8.0
+    assert f"--build-arg COMFYUI_REF={ltxvideo.commit}" in (ROOT / "Dockerfile.comfyui").read_text(encoding="utf-8")
 
 
 def test_healthcheck_and_docs_name_the_default_sets_files() -> None:
