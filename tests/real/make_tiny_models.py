@@ -2,6 +2,8 @@
 
     python -m tests.real.make_tiny_models COMFYUI_DIR [--generation ltx-2|ltx-2.3|all] [--seed N]
 
+(default: the default generation, ltx-2; every recipe's files of it: both checkpoints, upscaler, LoRA).
+
 Run it from the repository root in the ComfyUI server's own Python (it needs torch, safetensors and
 sentencepiece, and imports ``comfy`` from COMFYUI_DIR). It writes into ``COMFYUI_DIR/models`` every file a
 generation's graphs load, under the names `config.generations` gives them (a generation's dev and distilled
@@ -38,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config.generations import GENERATIONS, Generation
+from config.generations import DEFAULT_GENERATION, GENERATIONS, Generation
 
 MARKER = "wagglebot_tiny_model"
 MARKER_TEXT = "random weights for pipeline tests only (tests/real/make_tiny_models.py)"
@@ -285,7 +287,8 @@ def link(source: Path, target: Path, written: list[Path]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.real.make_tiny_models", description=__doc__.split("\n\n")[0])
     parser.add_argument("comfyui_dir", type=Path, help="the ComfyUI tree of a TEST server")
-    parser.add_argument("--generation", choices=[*GENERATIONS, "all"], default="all")
+    parser.add_argument("--generation", choices=[*GENERATIONS, "all"], default=DEFAULT_GENERATION,
+                        help=f"which generation's files (default {DEFAULT_GENERATION}; all: every generation)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     tree: Path = args.comfyui_dir.resolve()
