@@ -293,7 +293,6 @@ _WORKFLOW_NAMES: dict[tuple[GenerationMode, ModelVariant, bool], str] = {
 }
 """One graph per mode, checkpoint and stage count (`model.recipes`): ``*_upscale`` is the distilled
 two-stage pipeline, ``*_dev_upscale`` ComfyUI's dev template (stage 2 with the distilled LoRA)."""
-UPSCALE_WORKFLOW = "t2v_ltx2_upscale.json"
 LADDER_WORKFLOWS: tuple[str, ...] = (
     "t2v_ltx2.json",
     "t2v_ltx2_distilled.json",
