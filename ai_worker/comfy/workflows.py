@@ -29,12 +29,13 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ai_worker.comfy.workflow_sets import DEFAULT_WORKFLOW_SET, WorkflowSet, workflow_set
 from ai_worker.core.errors import WorkflowError
 from ai_worker.model.backend import ClipRequest, GenerationMode, ModelVariant
 from ai_worker.model.paths import safe_name
+from ai_worker.model.recipes import RecipeName, recipe_rung
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ STANDARD_PARAMETERS: tuple[str, ...] = (
     "text_encoder",
     "filename_prefix",
     "upscale_model",
+    "distilled_lora",
 )
 """The parameter names `build_params` fills; a user's workflow should use these names."""
 
@@ -279,42 +281,62 @@ def params_for(workflow: Workflow, params: Mapping[str, object]) -> dict[str, ob
 
 # --- choosing and filling -----------------------------------------------------------------------------
 
-_WORKFLOW_NAMES: dict[tuple[GenerationMode, ModelVariant], str] = {
-    ("t2v", "full"): "t2v_ltx2.json",
-    ("t2v", "distilled"): "t2v_ltx2_distilled.json",
-    ("i2v", "full"): "i2v_ltx2.json",
-    ("i2v", "distilled"): "i2v_ltx2_distilled.json",
+_WORKFLOW_NAMES: dict[tuple[GenerationMode, ModelVariant, bool], str] = {
+    ("t2v", "full", False): "t2v_ltx2.json",
+    ("t2v", "distilled", False): "t2v_ltx2_distilled.json",
+    ("i2v", "full", False): "i2v_ltx2.json",
+    ("i2v", "distilled", False): "i2v_ltx2_distilled.json",
+    ("t2v", "distilled", True): "t2v_ltx2_upscale.json",
+    ("i2v", "distilled", True): "i2v_ltx2_upscale.json",
+    ("t2v", "full", True): "t2v_ltx2_dev_upscale.json",
+    ("i2v", "full", True): "i2v_ltx2_dev_upscale.json",
 }
-UPSCALE_WORKFLOW = "t2v_ltx2_upscale.json"
+"""One graph per mode, checkpoint and stage count (`model.recipes`): ``*_upscale`` is the distilled
+two-stage pipeline, ``*_dev_upscale`` ComfyUI's dev template (stage 2 with the distilled LoRA)."""
 LADDER_WORKFLOWS: tuple[str, ...] = (
     "t2v_ltx2.json",
     "t2v_ltx2_distilled.json",
     "i2v_ltx2.json",
     "i2v_ltx2_distilled.json",
 )
-"""The workflows the fallback ladder runs (what `doctor` requires); the upscale one is optional."""
+"""The single-pass workflows."""
+TWO_STAGE_WORKFLOWS: tuple[str, ...] = (
+    "t2v_ltx2_upscale.json",
+    "i2v_ltx2_upscale.json",
+    "t2v_ltx2_dev_upscale.json",
+    "i2v_ltx2_dev_upscale.json",
+)
 
 
-def workflow_name_for(
-    mode: Literal["t2v", "i2v"], model: Literal["full", "distilled"], *, upscale: bool = False
-) -> str:
-    """The workflow file for a mode and model.
-
-    The two-stage upscale workflow exists for text-to-video with the distilled checkpoint only: both its
-    stages use the distilled model's fixed sigma schedules (the official full-model two-stage graph needs
-    the distilled LoRA in stage 2, which this project does not ship a workflow for).
-    """
-    if upscale:
-        if mode != "t2v" or model != "distilled":
-            raise WorkflowError(
-                f"the two-stage upscale workflow is text-to-video with the distilled model only "
-                f"(asked for mode={mode!r}, model={model!r})"
-            )
-        return UPSCALE_WORKFLOW
+def workflow_name_for(mode: GenerationMode, model: ModelVariant, *, two_stage: bool = False) -> str:
+    """The workflow file for a mode, a checkpoint and one or two passes."""
     try:
-        return _WORKFLOW_NAMES[(mode, model)]
+        return _WORKFLOW_NAMES[(mode, model, two_stage)]
     except KeyError:
-        raise WorkflowError(f"no workflow for mode={mode!r}, model={model!r}") from None
+        raise WorkflowError(f"no workflow for mode={mode!r}, model={model!r}, two_stage={two_stage}") from None
+
+
+def workflow_model(name: str) -> ModelVariant:
+    """The checkpoint a bundled workflow file loads (its model-file parameters are filled from it)."""
+    for (_mode, model, _two_stage), file_name in _WORKFLOW_NAMES.items():
+        if file_name == name:
+            return model
+    raise WorkflowError(f"{name!r} is not a bundled workflow name")
+
+
+def recipe_workflows(recipe: RecipeName) -> frozenset[str]:
+    """Every workflow file `recipe` runs, on any rung, in either mode (what `doctor` requires)."""
+    names: set[str] = set()
+    for number in (1, 2, 3, 4):
+        rung = recipe_rung(recipe, number, steps=1, cfg=1.0)
+        for mode in ("t2v", "i2v"):
+            names.add(workflow_name_for(mode, rung.model, two_stage=len(rung.stages) == 2))
+    return frozenset(names)
+
+
+def workflow_for_request(request: ClipRequest) -> str:
+    """The workflow file that carries out `request`'s recipe."""
+    return workflow_name_for(request.mode, request.model, two_stage=request.two_stage)
 
 
 def checkpoint_for(model: ModelVariant, settings: Settings) -> str:
@@ -349,10 +371,20 @@ def build_params(request: ClipRequest, settings: Settings, *, init_image_name: s
         "text_encoder": text_encoder_for(settings),
         "filename_prefix": filename_prefix_for(request),
         "upscale_model": settings.comfyui_upscale_model,
+        "distilled_lora": settings.comfyui_distilled_lora,
     }
     if init_image_name:
         params["init_image"] = init_image_name
     return params
+
+
+def build_graph(request: ClipRequest, settings: Settings, *, init_image_name: str | None = None) -> dict[str, Any]:
+    """The API graph the client submits for `request`: its recipe's workflow (the user's folder first), with
+    every parameter that workflow declares filled in. Raises `WorkflowError`."""
+    workflow = load_workflow(workflow_for_request(request), settings.comfyui_workflow_dir,
+                             settings.comfyui_workflow_set)
+    params = build_params(request, settings, init_image_name=init_image_name)
+    return patch_workflow(workflow, params_for(workflow, params))
 
 
 def model_params(model: ModelVariant, settings: Settings) -> dict[str, object]:
@@ -361,6 +393,7 @@ def model_params(model: ModelVariant, settings: Settings) -> dict[str, object]:
         "checkpoint": checkpoint_for(model, settings),
         "text_encoder": text_encoder_for(settings),
         "upscale_model": settings.comfyui_upscale_model,
+        "distilled_lora": settings.comfyui_distilled_lora,
     }
 
 

@@ -32,19 +32,22 @@ from pathlib import Path
 
 from ai_worker.comfy.workflows import (
     LADDER_WORKFLOWS,
-    UPSCALE_WORKFLOW,
+    TWO_STAGE_WORKFLOWS,
     Workflow,
     apply_params,
     configured_set,
     load_workflow,
     model_params,
     params_for,
+    recipe_workflows,
+    workflow_model,
 )
 from ai_worker.core.errors import WaggleVideoError, WorkflowError
+from ai_worker.doctor.capabilities import check_capabilities
 from ai_worker.doctor.ffmpeg_checks import check_ffmpeg
 from ai_worker.doctor.report import Check as Check
 from ai_worker.doctor.report import DoctorReport as DoctorReport
-from ai_worker.doctor.server_checks import OPTIONAL_WORKFLOWS, check_object_info, check_system_stats
+from ai_worker.doctor.server_checks import check_object_info, check_system_stats
 from ai_worker.doctor.workflow_set import (
     check_model_sizes,
     check_node_packs,
@@ -54,29 +57,23 @@ from ai_worker.doctor.workflow_set import (
     model_listings,
     run_smoke,
 )
-from ai_worker.model.backend import ModelVariant
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-WORKFLOW_MODELS: dict[str, ModelVariant] = {
-    "t2v_ltx2.json": "full",
-    "i2v_ltx2.json": "full",
-    "t2v_ltx2_distilled.json": "distilled",
-    "i2v_ltx2_distilled.json": "distilled",
-    UPSCALE_WORKFLOW: "distilled",
-}
 
 def doctor_workflows(settings: Settings) -> tuple[list[Workflow], list[Check]]:
-    """Every workflow the stage may run, with the model files from settings filled in."""
+    """Every workflow VIDEO_RECIPE runs (on any rung, in either mode), with the model files from settings
+    filled in."""
     workflows: list[Workflow] = []
     checks: list[Check] = []
-    for name in (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW):
-        optional = name in OPTIONAL_WORKFLOWS
+    needed = recipe_workflows(settings.video_recipe)
+    for name in (name for name in (*LADDER_WORKFLOWS, *TWO_STAGE_WORKFLOWS) if name in needed):
+        optional = False
         try:
             workflow = load_workflow(name, settings.comfyui_workflow_dir, settings.comfyui_workflow_set)
-            workflow = apply_params(workflow, params_for(workflow, model_params(WORKFLOW_MODELS[name], settings)))
+            workflow = apply_params(workflow, params_for(workflow, model_params(workflow_model(name), settings)))
         except WorkflowError as exc:
             checks.append(
                 Check(
@@ -122,6 +119,7 @@ async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence
             return checks
         expected = expected_files(settings)
         listings = await model_listings(client, (file.folder for file in expected))
+    checks.extend(check_capabilities(stats, object_info, wset, settings, server=server))
     checks.extend(check_node_packs(object_info, wset, server=server))
     checks.extend(check_object_info(object_info, workflows, server=server))
     checks.extend(check_model_sizes(listings, expected, server=server))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ai_worker.comfy.workflow_sets import WorkflowSet, parse_version
-from ai_worker.comfy.workflows import configured_set
+from ai_worker.comfy.workflows import configured_set, recipe_workflows
 from ai_worker.core.errors import WaggleVideoError
 from ai_worker.doctor.report import Check
 from ai_worker.model.backend import ClipRequest
@@ -75,12 +75,15 @@ class ExpectedFile:
 
 
 def expected_files(settings: Settings) -> list[ExpectedFile]:
-    """The configured set's model files, named as settings name them (an unset text encoder: the set's own)."""
+    """The configured set's model files, named as settings name them (an unset text encoder: the set's own);
+    a file no workflow of VIDEO_RECIPE uses is optional."""
     wset = configured_set(settings)
+    needed = recipe_workflows(settings.video_recipe)
     found: list[ExpectedFile] = []
     for model in wset.models:
         configured = getattr(settings, model.setting) or model.default
-        found.append(ExpectedFile(model.folder, str(configured), model.min_bytes, model.optional))
+        optional = model.optional or not set(model.used_by) & needed
+        found.append(ExpectedFile(model.folder, str(configured), model.min_bytes, optional))
     return found
 
 

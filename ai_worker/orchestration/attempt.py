@@ -106,6 +106,8 @@ def plan_attempt(
         init_image=init,
         strength=settings.video_i2v_denoise,
         mood=mood,
+        recipe=rung.recipe.recipe if rung.recipe else "single-pass",
+        stages=rung.recipe.stages_at(shape.width, shape.height) if rung.recipe else (),
     )
     return AttemptPlan(request, shape)
 

@@ -12,7 +12,7 @@ Rules:
 * Slots: a server takes ``slots`` jobs at once (a ComfyUI server: one running, one queued behind it).
 * Affinity: a job goes to an idle server before it queues behind a busy one, and to a server already
   holding its checkpoint before it makes another switch.
-* Blocking: a job kind (mode, checkpoint) that failed for good on a server is not sent there again; a job
+* Blocking: a job kind (mode, checkpoint, passes) that failed for good on a server is not sent there again; a job
   whose kind is blocked on every live server moves on to a rung of another kind, or fails.
 * Benching: a server that failed ``max_failures`` times in a row, or never got the job, is benched for
   ``bench_seconds`` and health-checked again after that (`due_checks`); it is not dropped for good. While
@@ -121,7 +121,8 @@ class Scheduler:
         return self.ladder[job.rung_pos]
 
     def kind(self, job: Job) -> JobKind:
-        return (job.mode, self.rung(job).model)
+        rung = self.rung(job)
+        return (job.mode, rung.model, rung.passes)
 
     def benched(self, server: Server) -> bool:
         return server.benched_until is not None
