@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ai_worker.comfy.workflow_names import recipe_workflows
 from ai_worker.comfy.workflow_sets import WorkflowSet, parse_version
-from ai_worker.comfy.workflows import load_workflow, recipe_workflows, text_encoder_for
+from ai_worker.comfy.workflows import load_workflow, text_encoder_for
 from ai_worker.core.errors import WorkflowError
 from ai_worker.doctor.report import Check
 from ai_worker.doctor.server_checks import combo_options

@@ -30,18 +30,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from ai_worker.comfy.workflows import (
-    LADDER_WORKFLOWS,
-    TWO_STAGE_WORKFLOWS,
-    Workflow,
-    apply_params,
-    configured_set,
-    load_workflow,
-    model_params,
-    params_for,
-    recipe_workflows,
-    workflow_model,
-)
+from ai_worker.comfy.workflow_names import LADDER_WORKFLOWS, TWO_STAGE_WORKFLOWS, recipe_workflows, workflow_model
+from ai_worker.comfy.workflows import Workflow, apply_params, configured_set, load_workflow, model_params, params_for
 from ai_worker.core.errors import WaggleVideoError, WorkflowError
 from ai_worker.doctor.capabilities import check_capabilities
 from ai_worker.doctor.ffmpeg_checks import check_ffmpeg

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ai_worker.comfy.workflow_names import recipe_workflows
 from ai_worker.comfy.workflow_sets import WorkflowSet, parse_version
-from ai_worker.comfy.workflows import configured_set, recipe_workflows
+from ai_worker.comfy.workflows import configured_set
 from ai_worker.core.errors import WaggleVideoError
 from ai_worker.doctor.report import Check
 from ai_worker.model.backend import ClipRequest

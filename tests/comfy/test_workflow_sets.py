@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
+from ai_worker.comfy.workflow_names import LADDER_WORKFLOWS, TWO_STAGE_WORKFLOWS
 from ai_worker.comfy.workflow_sets import DEFAULT_WORKFLOW_SET, all_sets, parse_version, workflow_set
 from ai_worker.comfy.workflows import (
-    LADDER_WORKFLOWS,
-    TWO_STAGE_WORKFLOWS,
     build_params,
     load_workflow,
     neutralise_prompt,

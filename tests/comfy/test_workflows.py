@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
+from ai_worker.comfy.workflow_names import LADDER_WORKFLOWS, TWO_STAGE_WORKFLOWS, workflow_name_for
 from ai_worker.comfy.workflow_sets import BUNDLED_WORKFLOW_DIR, all_sets
 from ai_worker.comfy.workflows import (
-    LADDER_WORKFLOWS,
     MODEL_FILE_INPUTS,
     STANDARD_PARAMETERS,
-    TWO_STAGE_WORKFLOWS,
     Workflow,
     apply_params,
     build_params,
@@ -19,7 +18,6 @@ from ai_worker.comfy.workflows import (
     model_params,
     params_for,
     patch_workflow,
-    workflow_name_for,
 )
 from ai_worker.core.errors import WorkflowError
 from ai_worker.model.backend import ClipRequest

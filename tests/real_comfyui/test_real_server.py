@@ -18,6 +18,7 @@ import pytest
 from ai_worker.comfy import protocol as proto
 from ai_worker.comfy import workflows
 from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.comfy.workflow_names import workflow_name_for
 from ai_worker.comfy.workflow_sets import all_sets
 from ai_worker.core.errors import ComfyUIConnectionError, ComfyUIExecutionError, PromptLostError
 from ai_worker.media.probe import probe_clip
@@ -74,7 +75,7 @@ async def test_two_stage_upscale(set_name: str, make_client: ClientFactory, tmp_
 
 
 def _graph(client: ComfyUIClient, request: ClipRequest, *, raw_prompt: str | None = None) -> dict[str, Any]:
-    workflow = workflows.load_workflow(workflows.workflow_name_for("t2v", request.model), None,
+    workflow = workflows.load_workflow(workflow_name_for("t2v", request.model), None,
                                        client.settings.comfyui_workflow_set)
     params = workflows.build_params(request, client.settings)
     if raw_prompt is not None:
