@@ -24,6 +24,7 @@ from PIL import Image
 from ai_worker.images.filter import evaluate_image
 from ai_worker.images.selection import decide
 from config.settings import load_settings
+from tests.fakes import stories
 from tests.fakes.image_set import materialise
 from tests.fakes.images import photo_like
 
@@ -61,6 +62,20 @@ def classification(threshold: float, base: int) -> None:
     print(f"precision {precision:.3f}  recall {recall:.3f}  (tp {tp}, fp {fp}, fn {fn}; goal >= 0.95 / >= 0.80)")
 
 
+def story_captures(threshold: float) -> None:
+    """Story-style captures (tests/fakes/stories.py): the tuning set the STORY_* thresholds were fitted on,
+    then the held-out set (other seeds, never used for tuning). Goal: all to text-to-video."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, items in (("tuning", stories.tuning_set()), ("held-out", stories.held_out_set())):
+            modes = []
+            for item in items:
+                path = Path(tmp) / f"{item.name}.img"
+                path.write_bytes(item.data)
+                modes.append(decide(evaluate_image(path), threshold).mode)
+            t2v = modes.count("t2v")
+            print(f"story captures, {label} set: {len(modes)} images, {t2v} to t2v ({t2v / len(modes):.1%})")
+
+
 def speed(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "photo_12mp.jpg"
@@ -92,6 +107,7 @@ def main() -> None:
     classification(threshold, base=0)
     if not args.no_held_out:
         classification(threshold, base=HELD_OUT_BASE)
+    story_captures(threshold)
     speed(args.runs)
 
 

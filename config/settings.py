@@ -15,6 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from config.generations import DEFAULT_GENERATION, GENERATIONS, GenerationName
+
+RecipeName = Literal["distilled-two-stage", "dev-two-stage", "single-pass"]
 BackendChoice = Literal["auto", "comfyui", "local"]
 VramMode = Literal["lowvram", "novram", "normalvram", "highvram", "gpu-only", "cpu"]
 
@@ -66,8 +69,18 @@ class Settings(BaseSettings):
     comfyui_reserve_vram: float = Field(default=2, ge=0)
     video_gen_enabled: bool = False
     video_gen_timeout: float = Field(default=300, gt=0, description="Seconds one clip may take.")
-    video_model_full: str = "ltx-2-19b-dev-fp8.safetensors"
-    video_model_distilled: str = "ltx-2-19b-distilled-fp8.safetensors"
+    video_model_generation: GenerationName = Field(
+        default=DEFAULT_GENERATION, description="Which LTX generation's files the graphs load: ltx-2 or ltx-2.3 "
+        "(config/generations.py); VIDEO_MODEL_FULL, VIDEO_MODEL_DISTILLED, COMFYUI_UPSCALE_MODEL and "
+        "COMFYUI_DISTILLED_LORA default to its files.",
+    )
+    video_recipe: RecipeName = Field(
+        default="distilled-two-stage", description="How a clip is sampled (ai_worker/model/recipes.py): "
+        "distilled-two-stage (Lightricks' recommended pipeline), dev-two-stage (ComfyUI's LTX-2 template), "
+        "single-pass (the spec's one full-resolution pass).",
+    )
+    video_model_full: str = ""
+    video_model_distilled: str = ""
     video_resolution: Annotated[tuple[int, int], NoDecode] = (1280, 720)
     video_resolution_fallback: Annotated[tuple[int, int], NoDecode] = (768, 512)
     # Official LTX-2 workflows use 121 frames (about 5 s); 97 is the spec's choice.
@@ -134,6 +147,10 @@ class Settings(BaseSettings):
         default=64 * 1024**2, gt=0, description="Largest JSON answer read from a server (/object_info, /history...)."
     )
     comfyui_bench_seconds: float = Field(default=60.0, ge=0, description="How long a failing server is benched.")
+    comfyui_bench_rechecks: int = Field(
+        default=3, ge=0, description="While every server is benched, queued scenes wait for this many failed "
+        "re-checks of each server (about this many times COMFYUI_BENCH_SECONDS) before they end as unavailable.",
+    )
     comfyui_workflow_set: Literal["core", "ltxvideo"] = Field(
         default="core", description="Which bundled LTX-2 workflows run: core ComfyUI nodes, or ComfyUI-LTXVideo's "
         "Gemma loader (docs/models.md).",
@@ -141,7 +158,10 @@ class Settings(BaseSettings):
     comfyui_text_encoder: str | None = Field(
         default=None, description="The text-encoder file under models/text_encoders; unset: the workflow set's own.",
     )
-    comfyui_upscale_model: str = "ltx-2-spatial-upscaler-x2-1.0.safetensors"
+    comfyui_upscale_model: str = ""
+    comfyui_distilled_lora: str = Field(
+        default="", description="The distilled LoRA stage 2 of dev-two-stage applies to the dev model (models/loras).",
+    )
 
     # --- Ollama (Phase 6) ---------------------------------------------------------------------------------
     ollama_host: str = "http://localhost:11434"
@@ -231,6 +251,20 @@ class Settings(BaseSettings):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"COMFYUI_URL entry {url!r} must start with http:// or https://")
         return [url.rstrip("/") for url in value]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _generation_files(cls, data: Any) -> Any:
+        """Unset model file names are the chosen generation's (an unknown generation is left to the field's
+        own validation, which names it)."""
+        if not isinstance(data, dict):
+            return data
+        generation = GENERATIONS.get(data.get("video_model_generation", DEFAULT_GENERATION))
+        if generation is None:
+            return data
+        files = {"video_model_full": generation.full, "video_model_distilled": generation.distilled,
+                 "comfyui_upscale_model": generation.upscaler, "comfyui_distilled_lora": generation.distilled_lora}
+        return {**data, **{key: value for key, value in files.items() if not data.get(key)}}
 
     @model_validator(mode="after")
     def _sizes_positive(self) -> Settings:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Annotated
+
 import typer
 
 from ai_worker.cli.cmd_doctor import doctor
@@ -24,6 +28,24 @@ def _register_service(app: typer.Typer) -> None:
     app.command("worker", help="Run the service's workflows and activities (any number, on any machines).")(worker)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"wagglebot-video {package_version('wagglebot-video')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            typer.echo("wagglebot-video (not installed: version unknown)")
+        raise typer.Exit()
+
+
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Options of the program itself (before the command)."""
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="wagglebot-video",
@@ -32,6 +54,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    app.callback()(_options)
     app.command("run", help="Run Phase 4.5, 6 and 7 on a post file and write clips and manifest.json.")(run)
     app.command("preview", help="Make OUT_DIR/<post>/preview.mp4 (9:16, subtitles, narration) and report.html.")(
         preview

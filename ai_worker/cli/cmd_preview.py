@@ -16,7 +16,7 @@ from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
 from ai_worker.core.errors import InputError, WaggleVideoError
 from ai_worker.model.styles import load_video_styles
 from ai_worker.preview.render import PreviewResult, build_preview
-from ai_worker.preview.report import record_run_summary, write_report
+from ai_worker.preview.report import write_report
 from config.settings import Settings
 
 EXIT_BAD_INPUT = 2
@@ -48,11 +48,10 @@ async def _preview_and_report(folder: Path, settings: Settings, console: Console
     console.print(f"report: {escape(str(report))}", soft_wrap=True)
 
 
-def finish_run(console: Console, folder: Path, settings: Settings, *, run_started_at: float, preview: bool) -> None:
-    """What every `run` does last: the run's counts into the manifest, the preview when asked, the report.
-    A failure here is reported but does not undo the run (its clips and manifest are already written)."""
+def finish_run(console: Console, folder: Path, settings: Settings, *, preview: bool) -> None:
+    """What every `run` does last: the preview when asked, the report (the run's counts are already in the
+    manifest, written under the post's lock). A failure here is reported but does not undo the run."""
     try:
-        record_run_summary(folder, run_started_at=run_started_at)
         asyncio.run(_preview_and_report(folder, settings, console, preview=preview))
     except (WaggleVideoError, OSError) as exc:
         console.print(f"[red]report/preview:[/] {escape(str(exc))}", soft_wrap=True)

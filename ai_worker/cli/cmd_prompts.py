@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -46,7 +47,7 @@ async def build_prompts(
         engine = VideoPromptEngine(settings, styles)
         await phase_6_prompts(post, engine=engine, settings=settings, store=ManifestStore(folder / MANIFEST_NAME),
                               refresh=refresh)
-    return post, [str(error) for error in errors]
+    return post, [*([post.mood_warning] if post.mood_warning else []), *(str(error) for error in errors)]
 
 
 def _line(exc: Exception) -> str:
@@ -74,6 +75,28 @@ def prompts_table(post: Post) -> Table:
     return table
 
 
+def prompts_json(post: Post, warnings: list[str]) -> dict[str, object]:
+    """What the table shows, for machines: every scene's prompts and where they came from."""
+    return {
+        "post_id": post.post_id,
+        "mood": post.mood,
+        "mood_given": post.mood_given,
+        "negative_prompt": NEGATIVE_PROMPT,
+        "scenes": [
+            {
+                "index": scene.source_index if scene.source_index is not None else index,
+                "type": scene.type,
+                "mode": scene.video_mode,
+                "prompt": scene.video_prompt,
+                "simplified_prompt": scene.video_prompt_simple,
+                "source": scene.prompt_source,
+            }
+            for index, scene in enumerate(post.scenes)
+        ],
+        "warnings": warnings,
+    }
+
+
 def prompts(
     post: Annotated[Path, typer.Argument(help="The post file (JSON).", show_default=False)],
     out: Annotated[
@@ -82,6 +105,7 @@ def prompts(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ask the LLM for new prompts even for scenes that have saved ones.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
     console = make_console()
@@ -99,6 +123,10 @@ def prompts(
     except WaggleVideoError as exc:
         errors.print(f"[red]error:[/] {_line(exc)}", soft_wrap=True)
         raise typer.Exit(1) from exc
+    if as_json:
+        # Plain stdout: rich would wrap long lines and break the JSON; warnings go inside it.
+        typer.echo(json.dumps(prompts_json(loaded, skipped), ensure_ascii=False))
+        return
     console.print(prompts_table(loaded))
     for line in skipped:
         console.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)

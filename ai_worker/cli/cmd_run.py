@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,9 +24,10 @@ from ai_worker.cli.preflight import (
     EXIT_NO_CLIPS,
     no_clip_reason,
     output_folder_problem,
+    remove_empty_folders,
 )
 from ai_worker.cli.signals import install_sigterm_cancel
-from ai_worker.core.errors import GeneratorUnavailableError, InputError, WaggleVideoError
+from ai_worker.core.errors import GeneratorUnavailableError, InputError, RunLockedError, WaggleVideoError
 from ai_worker.model.post_file import load_post
 from ai_worker.orchestration.events import (
     AttemptFailed,
@@ -99,17 +99,19 @@ class RunDisplay:
 
 
 def summary_table(results: list[VideoStageResult]) -> Table:
-    """One row per post: its scenes and what became of them."""
+    """One row per post: its scenes and what became of them. A post id is never cut (it wraps), so no two rows
+    read the same however narrow the terminal; each manifest's path is printed below the table."""
     table = Table(title="summary", show_lines=False)
-    for column in ("post", "scenes", "clips made", "reused", "failed (merged)", "static", "manifest"):
-        table.add_column(column)
+    table.add_column("post", overflow="fold", ratio=1)
+    for column in ("scenes", "clips made", "reused", "failed (merged)", "static"):
+        table.add_column(column, no_wrap=True)
     for result in results:
         made = sum(1 for r in result.results if r.success and not r.reused)
         reused = sum(1 for r in result.results if r.success and r.reused)
         failed = sum(1 for r in result.results if not r.success and not r.skipped)
         static = sum(1 for r in result.results if r.skipped)
         table.add_row(escape(result.post_id), str(len(result.results)), str(made), str(reused), str(failed),
-                      str(static), escape(str(result.manifest_path)))
+                      str(static))
     return table
 
 
@@ -147,15 +149,16 @@ def load_posts(files: list[Path], console: Console) -> tuple[list[PostInput], in
             bad += 1
             continue
         seen[post.post_id] = file
-        for error in errors:
-            console.print(f"[yellow]skipping:[/] {escape(str(error))}", soft_wrap=True)
+        # Each message says what became of the scene (kept as text-only, text-to-video, static, left out).
+        for note in [*([post.mood_warning] if post.mood_warning else []), *map(str, errors)]:
+            console.print(f"[yellow]warning:[/] {escape(note)}", soft_wrap=True)
         inputs.append(PostInput(post, list(errors)))
     return inputs, bad
 
 
 async def run_stage(
     inputs: list[PostInput], out: Path, settings: Settings, display: RunDisplay | None, *,
-    refresh_prompts: bool = False, retry_failed: bool = False,
+    refresh_prompts: bool = False, retry_failed: bool = False, backend_chosen_by: str = "VIDEO_BACKEND",
 ) -> list[VideoStageResult]:
     current = asyncio.current_task()
     if current is not None:
@@ -168,6 +171,7 @@ async def run_stage(
         on_backend=display.on_backend if display else None,
         refresh_prompts=refresh_prompts,
         retry_failed=retry_failed,
+        backend_chosen_by=backend_chosen_by,
     )
 
 
@@ -199,7 +203,6 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
     preview: Annotated[bool, typer.Option("--preview", help="Also make preview.mp4 in each post's folder.")] = False,
 ) -> None:
-    run_started_at = time.time()
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     # The command runs the video stage on purpose, so it is enabled whatever VIDEO_GEN_ENABLED says.
@@ -213,6 +216,7 @@ def run(
     bad += len(arg_errors)
     if not inputs:
         raise typer.Exit(EXIT_BAD_INPUT)
+    out_existed = out.exists()
     problem = output_folder_problem(out)  # before any work: prompts and downloads would be lost otherwise
     if problem is not None:
         raise _fail(console, problem, EXIT_BAD_INPUT)
@@ -220,13 +224,16 @@ def run(
     try:
         with display.progress:
             results = asyncio.run(run_stage(inputs, out, settings, display, refresh_prompts=refresh_prompts,
-                                            retry_failed=retry_failed))
+                                            retry_failed=retry_failed,
+                                            backend_chosen_by="--backend" if backend is not None else "VIDEO_BACKEND"))
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         console.print("[yellow]interrupted:[/] jobs in flight were cancelled; run the same command again to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from exc
-    except InputError as exc:
+    except (InputError, RunLockedError) as exc:  # found before any work: a busy post is refused, not a crash
         raise _fail(console, str(exc), EXIT_BAD_INPUT) from exc
     except GeneratorUnavailableError as exc:
+        if not out_existed:
+            remove_empty_folders(out)  # nothing was made: leave no empty --out behind
         raise _fail(console, str(exc), EXIT_NO_CLIPS) from exc
     except WaggleVideoError as exc:
         raise _fail(console, str(exc), EXIT_FAILED) from exc
@@ -234,11 +241,11 @@ def run(
     for result in results:
         console.print(f"manifest: {escape(str(result.manifest_path))}", soft_wrap=True)
         # The report (and preview) are written whatever the outcome: they are how a user sees what went wrong.
-        finish_run(console, result.output_dir, settings, run_started_at=run_started_at, preview=preview)
+        finish_run(console, result.output_dir, settings, preview=preview)
     if len(results) > 1:
         index = write_index(out, [result.output_dir for result in results])
         console.print(f"index: {escape(str(index))}", soft_wrap=True)
-    reasons = [no_clip_reason(result, max_clips=settings.video_max_clips_per_post) for result in results]
+    reasons = [no_clip_reason(result) for result in results]
     for result, reason in zip(results, reasons, strict=True):
         if reason is not None and len(results) > 1:
             console.print(f"[yellow]post {escape(result.post_id)}:[/] {escape(reason)}", soft_wrap=True)

@@ -1,7 +1,8 @@
-"""`wagglebot-video score IMAGE...`: what the stage would do with each image, and the rule that decided.
+"""`wagglebot-video score IMAGE|FOLDER...`: what the stage would do with each image, and the rule that decided.
 
-Exit status 0 when every image could be read, 2 when one or more could not (missing, not an image,
-truncated, corrupt, refused as a decompression bomb); each of those gets one error line naming it.
+A folder stands for its image files (by extension, not recursive). Exit status 0 when every image could be
+read, 2 when one or more could not (missing, not an image, truncated, corrupt, refused as a decompression
+bomb) or a folder has no image file; each of those gets one error line naming it.
 """
 
 from __future__ import annotations
@@ -94,8 +95,29 @@ def score_table(verdicts: list[Verdict], *, threshold: float, show_metrics: bool
     return table
 
 
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".jfif", ".avif"})
+"""What counts as an image file in a folder given to `score` (by name; a file is scored by its content)."""
+
+
+def expand_folders(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Each folder replaced by its image files (sorted, not recursive); also the folders that had none."""
+    files: list[Path] = []
+    empty: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files.extend(found)
+        if not found:
+            empty.append(path)
+    return files, empty
+
+
 def score(
-    images: Annotated[list[Path], typer.Argument(help="Image files to score.", show_default=False)],
+    images: Annotated[
+        list[Path], typer.Argument(help="Image files, or folders (their image files), to score.", show_default=False)
+    ],
     metrics: Annotated[bool, typer.Option("--metrics", help="Also show the raw measures.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
@@ -106,7 +128,10 @@ def score(
     setup_logging(errors, verbose=verbose)
     settings = settings_or_exit(errors)
     threshold = settings.video_i2v_threshold
-    verdicts = [verdict(p, evaluate_image(p, max_pixels=settings.image_max_pixels), threshold) for p in images]
+    files, empty = expand_folders(images)
+    for folder in empty:
+        errors.print(f"[red]error:[/] {escape(str(folder))}: a folder with no image files", soft_wrap=True)
+    verdicts = [verdict(p, evaluate_image(p, max_pixels=settings.image_max_pixels), threshold) for p in files]
     if as_json:
         payload = {"threshold": threshold, "images": [item.as_json() for item in verdicts]}
         # Plain stdout: rich would wrap long lines and break the JSON.
@@ -116,5 +141,5 @@ def score(
     unreadable = [item for item in verdicts if item.unreadable]
     for item in unreadable:
         errors.print(f"[red]error:[/] {escape(str(item.path))}: {escape(item.result.reason)}", soft_wrap=True)
-    if unreadable:
+    if unreadable or empty:
         raise typer.Exit(EXIT_UNREADABLE)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,22 +151,15 @@ class ComfyUIClient:
     # --- generation -----------------------------------------------------------------------------------------
 
     async def generate_t2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
-        name = workflows.workflow_name_for("t2v", request.model)
-        return await self._generate(name, request, hooks)
-
-    async def generate_t2v_with_upscale(
-        self, request: ClipRequest, hooks: GenerationHooks | None = None
-    ) -> ClipResult:
-        """Two-stage T2V: sample at half size, upscale the latent x2 (request width/height are the final size)."""
-        name = workflows.workflow_name_for("t2v", request.model, upscale=True)
-        return await self._generate(name, request, hooks)
+        """Text-to-video with the request's recipe: one pass, or two around the x2 latent upscaler (the
+        request's width and height are then the final size)."""
+        return await self._generate(request, hooks)
 
     async def generate_i2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
         if request.init_image is None:
             raise WorkflowError("image-to-video needs request.init_image")
         image_name = await upload_image(self._api, request.init_image, request.width, request.height)
-        name = workflows.workflow_name_for("i2v", request.model)
-        return await self._generate(name, request, hooks, init_image_name=image_name)
+        return await self._generate(request, hooks, init_image_name=image_name)
 
     async def reattach(
         self, prompt_id: str, request: ClipRequest, hooks: GenerationHooks | None = None
@@ -202,19 +195,11 @@ class ComfyUIClient:
             return ClipResult(path=dest, server=self.name, prompt_id=None)
         return None
 
-    def _load_workflow(self, name: str) -> workflows.Workflow:
-        return workflows.load_workflow(name, self.settings.comfyui_workflow_dir, self.settings.comfyui_workflow_set)
-
-    def _patch_workflow(self, workflow: workflows.Workflow, params: Mapping[str, object]) -> dict[str, Any]:
-        """Patch only what the workflow declares (e.g. distilled graphs take no `steps`)."""
-        return workflows.patch_workflow(workflow, workflows.params_for(workflow, params))
-
     async def _generate(
-        self, name: str, request: ClipRequest, hooks: GenerationHooks | None, *, init_image_name: str | None = None
+        self, request: ClipRequest, hooks: GenerationHooks | None, *, init_image_name: str | None = None
     ) -> ClipResult:
-        workflow = await asyncio.to_thread(self._load_workflow, name)
-        params = workflows.build_params(request, self.settings, init_image_name=init_image_name)
-        graph = self._patch_workflow(workflow, params)
+        graph = await asyncio.to_thread(workflows.build_graph, request, self.settings,
+                                        init_image_name=init_image_name)
         result = await self.run_graph(graph, request, hooks)
         self.loaded_model = request.model
         return result

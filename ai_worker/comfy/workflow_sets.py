@@ -13,7 +13,8 @@ they agree).
   so every job fails in the loader with a TypeError.
 
 Both sets were run end to end on ComfyUI 0.8.0 (commit ``3cd7b32f``) on a CPU with tiny random-weight model
-files of the real layout; see docs/models.md.
+files of the real layout; the ``core`` set (every recipe, LTX-2 and LTX-2.3) also on v0.33.0 (``2f35f4a0``),
+which `Dockerfile.comfyui` builds by default; see docs/models.md.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from config.generations import DEFAULT_GENERATION, GENERATIONS
+
 WorkflowSetName = Literal["core", "ltxvideo"]
 
 BUNDLED_WORKFLOW_DIR = Path(__file__).resolve().parent / "workflows"
@@ -31,7 +34,8 @@ MIB = 1024**2
 
 T2V, T2V_DISTILLED = "t2v_ltx2.json", "t2v_ltx2_distilled.json"
 I2V, I2V_DISTILLED = "i2v_ltx2.json", "i2v_ltx2_distilled.json"
-UPSCALE = "t2v_ltx2_upscale.json"
+UPSCALE, I2V_UPSCALE = "t2v_ltx2_upscale.json", "i2v_ltx2_upscale.json"
+DEV_UPSCALE, I2V_DEV_UPSCALE = "t2v_ltx2_dev_upscale.json", "i2v_ltx2_dev_upscale.json"
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ class WorkflowSet:
     name: WorkflowSetName
     summary: str
     comfyui: Source
-    """The ComfyUI commit the set was proved on."""
+    """The newest ComfyUI commit the set was proved on."""
     comfyui_min_version: tuple[int, int, int]
     node_packs: tuple[NodePack, ...]
     models: tuple[ModelFile, ...]
@@ -93,49 +97,58 @@ class WorkflowSet:
 
     def sources(self) -> tuple[Source, ...]:
         """ComfyUI and every node pack, pinned."""
-        return (self.comfyui, *(pack.source for pack in self.node_packs))
+        return (self.comfyui, *self.node_packs_sources())
+
+    def node_packs_sources(self) -> tuple[Source, ...]:
+        return tuple(pack.source for pack in self.node_packs)
 
 
 @cache
 def all_sets() -> dict[WorkflowSetName, WorkflowSet]:
     """Every bundled set by name (built on first use: nothing runs at import time)."""
-    comfyui = Source("ComfyUI", "https://github.com/comfyanonymous/ComfyUI.git",
-                     "3cd7b32f1b7e7e90395cefe7d9f9b1f89276d8ce", "COMFYUI_REF")
+    comfyui_0330 = Source("ComfyUI", "https://github.com/comfyanonymous/ComfyUI.git",
+                          "2f35f4a08176d993cded35dac3332be4f7287f41", "COMFYUI_REF")  # v0.33.0
+    comfyui_080 = Source("ComfyUI", "https://github.com/comfyanonymous/ComfyUI.git",
+                         "3cd7b32f1b7e7e90395cefe7d9f9b1f89276d8ce", "COMFYUI_REF")  # 0.8.0
     vhs = NodePack(Source("ComfyUI-VideoHelperSuite", "https://github.com/Kosinkadink/ComfyUI-VideoHelperSuite.git",
                           "4ee72c065db22c9d96c2427954dc69e7b908444b", "VHS_REF"),
                    frozenset({"VHS_VideoCombine"}))
     ltxvideo = NodePack(Source("ComfyUI-LTXVideo", "https://github.com/Lightricks/ComfyUI-LTXVideo.git",
                                "82bd963cdeb66d023bed8c99324a307020907ef8", "LTXV_REF"),
                         frozenset({"LTXVGemmaCLIPModelLoader"}))
-    every = (T2V, T2V_DISTILLED, I2V, I2V_DISTILLED, UPSCALE)
+    every = (T2V, T2V_DISTILLED, I2V, I2V_DISTILLED, UPSCALE, I2V_UPSCALE, DEV_UPSCALE, I2V_DEV_UPSCALE)
+    ltx2 = GENERATIONS[DEFAULT_GENERATION]
     checkpoints = (
         # The real checkpoints are ~27 GB; placeholders and LFS pointers are a few bytes to a few hundred.
-        ModelFile("video_model_full", "checkpoints", "ltx-2-19b-dev-fp8.safetensors", (T2V, I2V), 100 * MIB),
-        ModelFile("video_model_distilled", "checkpoints", "ltx-2-19b-distilled-fp8.safetensors",
-                  (T2V_DISTILLED, I2V_DISTILLED, UPSCALE), 100 * MIB),
+        ModelFile("video_model_full", "checkpoints", ltx2.full, (T2V, I2V, DEV_UPSCALE, I2V_DEV_UPSCALE), 100 * MIB),
+        ModelFile("video_model_distilled", "checkpoints", ltx2.distilled,
+                  (T2V_DISTILLED, I2V_DISTILLED, UPSCALE, I2V_UPSCALE), 100 * MIB),
     )
-    upscaler = ModelFile("comfyui_upscale_model", "latent_upscale_models",
-                         "ltx-2-spatial-upscaler-x2-1.0.safetensors", (UPSCALE,), 1 * MIB, optional=True)
+    upscaler = ModelFile("comfyui_upscale_model", "latent_upscale_models", ltx2.upscaler,
+                         (UPSCALE, I2V_UPSCALE, DEV_UPSCALE, I2V_DEV_UPSCALE), 1 * MIB)
+    lora = ModelFile("comfyui_distilled_lora", "loras", ltx2.distilled_lora, (DEV_UPSCALE, I2V_DEV_UPSCALE),
+                     1 * MIB)
     return {
         "core": WorkflowSet(
             name="core",
             summary="core ComfyUI LTX-2 nodes (LTXAVTextEncoderLoader, single-file Gemma 3 12B) + VideoHelperSuite",
-            comfyui=comfyui,
+            comfyui=comfyui_0330,
             comfyui_min_version=(0, 8, 0),  # LTXAVTextEncoderLoader with the fp4-mixed Gemma arrived in 0.8.0
             node_packs=(vhs,),
             models=(*checkpoints, ModelFile("comfyui_text_encoder", "text_encoders",
-                                            "gemma_3_12B_it_fp4_mixed.safetensors", every, 50 * MIB), upscaler),
+                                            "gemma_3_12B_it_fp4_mixed.safetensors", every, 50 * MIB), upscaler, lora),
             escape_weight_syntax=True,
         ),
         "ltxvideo": WorkflowSet(
             name="ltxvideo",
             summary="ComfyUI-LTXVideo's LTXVGemmaCLIPModelLoader (Hugging Face Gemma 3 12B folder) + VideoHelperSuite",
-            comfyui=comfyui,
+            comfyui=comfyui_080,
             comfyui_min_version=(0, 8, 0),
             node_packs=(vhs, ltxvideo),
             models=(*checkpoints, ModelFile(
                 "comfyui_text_encoder", "text_encoders",
-                "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors", every, 50 * MIB), upscaler),
+                "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors", every, 50 * MIB),
+                upscaler, lora),
             escape_weight_syntax=False,
         ),
     }

@@ -29,11 +29,12 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from ai_worker.comfy.workflow_names import workflow_name_for
 from ai_worker.comfy.workflow_sets import DEFAULT_WORKFLOW_SET, WorkflowSet, workflow_set
 from ai_worker.core.errors import WorkflowError
-from ai_worker.model.backend import ClipRequest, GenerationMode, ModelVariant
+from ai_worker.model.backend import ClipRequest, ModelVariant
 from ai_worker.model.paths import safe_name
 from config.settings import Settings
 
@@ -73,6 +74,7 @@ STANDARD_PARAMETERS: tuple[str, ...] = (
     "text_encoder",
     "filename_prefix",
     "upscale_model",
+    "distilled_lora",
 )
 """The parameter names `build_params` fills; a user's workflow should use these names."""
 
@@ -279,42 +281,9 @@ def params_for(workflow: Workflow, params: Mapping[str, object]) -> dict[str, ob
 
 # --- choosing and filling -----------------------------------------------------------------------------
 
-_WORKFLOW_NAMES: dict[tuple[GenerationMode, ModelVariant], str] = {
-    ("t2v", "full"): "t2v_ltx2.json",
-    ("t2v", "distilled"): "t2v_ltx2_distilled.json",
-    ("i2v", "full"): "i2v_ltx2.json",
-    ("i2v", "distilled"): "i2v_ltx2_distilled.json",
-}
-UPSCALE_WORKFLOW = "t2v_ltx2_upscale.json"
-LADDER_WORKFLOWS: tuple[str, ...] = (
-    "t2v_ltx2.json",
-    "t2v_ltx2_distilled.json",
-    "i2v_ltx2.json",
-    "i2v_ltx2_distilled.json",
-)
-"""The workflows the fallback ladder runs (what `doctor` requires); the upscale one is optional."""
-
-
-def workflow_name_for(
-    mode: Literal["t2v", "i2v"], model: Literal["full", "distilled"], *, upscale: bool = False
-) -> str:
-    """The workflow file for a mode and model.
-
-    The two-stage upscale workflow exists for text-to-video with the distilled checkpoint only: both its
-    stages use the distilled model's fixed sigma schedules (the official full-model two-stage graph needs
-    the distilled LoRA in stage 2, which this project does not ship a workflow for).
-    """
-    if upscale:
-        if mode != "t2v" or model != "distilled":
-            raise WorkflowError(
-                f"the two-stage upscale workflow is text-to-video with the distilled model only "
-                f"(asked for mode={mode!r}, model={model!r})"
-            )
-        return UPSCALE_WORKFLOW
-    try:
-        return _WORKFLOW_NAMES[(mode, model)]
-    except KeyError:
-        raise WorkflowError(f"no workflow for mode={mode!r}, model={model!r}") from None
+def workflow_for_request(request: ClipRequest) -> str:
+    """The workflow file that carries out `request`'s recipe."""
+    return workflow_name_for(request.mode, request.model, two_stage=request.two_stage)
 
 
 def checkpoint_for(model: ModelVariant, settings: Settings) -> str:
@@ -349,10 +318,20 @@ def build_params(request: ClipRequest, settings: Settings, *, init_image_name: s
         "text_encoder": text_encoder_for(settings),
         "filename_prefix": filename_prefix_for(request),
         "upscale_model": settings.comfyui_upscale_model,
+        "distilled_lora": settings.comfyui_distilled_lora,
     }
     if init_image_name:
         params["init_image"] = init_image_name
     return params
+
+
+def build_graph(request: ClipRequest, settings: Settings, *, init_image_name: str | None = None) -> dict[str, Any]:
+    """The API graph the client submits for `request`: its recipe's workflow (the user's folder first), with
+    every parameter that workflow declares filled in. Raises `WorkflowError`."""
+    workflow = load_workflow(workflow_for_request(request), settings.comfyui_workflow_dir,
+                             settings.comfyui_workflow_set)
+    params = build_params(request, settings, init_image_name=init_image_name)
+    return patch_workflow(workflow, params_for(workflow, params))
 
 
 def model_params(model: ModelVariant, settings: Settings) -> dict[str, object]:
@@ -361,6 +340,7 @@ def model_params(model: ModelVariant, settings: Settings) -> dict[str, object]:
         "checkpoint": checkpoint_for(model, settings),
         "text_encoder": text_encoder_for(settings),
         "upscale_model": settings.comfyui_upscale_model,
+        "distilled_lora": settings.comfyui_distilled_lora,
     }
 
 

@@ -65,3 +65,19 @@ def write_text_atomic(dest: Path, text: str, *, fsync: bool = True) -> None:
         if fsync:
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def remove_leftover_parts(folder: Path, extra_patterns: tuple[str, ...] = ()) -> list[Path]:
+    """Remove the part files a killed writer left anywhere under `folder` (hidden names carrying `PART_MARK`,
+    and hidden files matching `extra_patterns`); returns what was removed. Call it only while holding the
+    folder's lock: a running writer's part file must not go."""
+    if not folder.is_dir():
+        return []
+    removed: list[Path] = []
+    for pattern in (f".*{PART_MARK}*", *extra_patterns):
+        for path in folder.rglob(pattern):
+            if path.is_file() and not path.is_symlink():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed

@@ -68,6 +68,10 @@ class ImageError(InputError):
     """An image that cannot be downloaded, decoded or trusted."""
 
 
+class ImagePathRefused(ImageError):
+    """A local image path that leaves the post file's folder (the post file's loader already said so)."""
+
+
 class MediaError(WaggleVideoError):
     """FFmpeg or probing failed."""
 

@@ -30,21 +30,14 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from ai_worker.comfy.workflows import (
-    LADDER_WORKFLOWS,
-    UPSCALE_WORKFLOW,
-    Workflow,
-    apply_params,
-    configured_set,
-    load_workflow,
-    model_params,
-    params_for,
-)
+from ai_worker.comfy.workflow_names import LADDER_WORKFLOWS, TWO_STAGE_WORKFLOWS, recipe_workflows, workflow_model
+from ai_worker.comfy.workflows import Workflow, apply_params, configured_set, load_workflow, model_params, params_for
 from ai_worker.core.errors import WaggleVideoError, WorkflowError
+from ai_worker.doctor.capabilities import check_capabilities
 from ai_worker.doctor.ffmpeg_checks import check_ffmpeg
 from ai_worker.doctor.report import Check as Check
 from ai_worker.doctor.report import DoctorReport as DoctorReport
-from ai_worker.doctor.server_checks import OPTIONAL_WORKFLOWS, check_object_info, check_system_stats
+from ai_worker.doctor.server_checks import check_object_info, check_system_stats
 from ai_worker.doctor.workflow_set import (
     check_model_sizes,
     check_node_packs,
@@ -54,29 +47,23 @@ from ai_worker.doctor.workflow_set import (
     model_listings,
     run_smoke,
 )
-from ai_worker.model.backend import ModelVariant
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-WORKFLOW_MODELS: dict[str, ModelVariant] = {
-    "t2v_ltx2.json": "full",
-    "i2v_ltx2.json": "full",
-    "t2v_ltx2_distilled.json": "distilled",
-    "i2v_ltx2_distilled.json": "distilled",
-    UPSCALE_WORKFLOW: "distilled",
-}
 
 def doctor_workflows(settings: Settings) -> tuple[list[Workflow], list[Check]]:
-    """Every workflow the stage may run, with the model files from settings filled in."""
+    """Every workflow VIDEO_RECIPE runs (on any rung, in either mode), with the model files from settings
+    filled in."""
     workflows: list[Workflow] = []
     checks: list[Check] = []
-    for name in (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW):
-        optional = name in OPTIONAL_WORKFLOWS
+    needed = recipe_workflows(settings.video_recipe)
+    for name in (name for name in (*LADDER_WORKFLOWS, *TWO_STAGE_WORKFLOWS) if name in needed):
+        optional = False
         try:
             workflow = load_workflow(name, settings.comfyui_workflow_dir, settings.comfyui_workflow_set)
-            workflow = apply_params(workflow, params_for(workflow, model_params(WORKFLOW_MODELS[name], settings)))
+            workflow = apply_params(workflow, params_for(workflow, model_params(workflow_model(name), settings)))
         except WorkflowError as exc:
             checks.append(
                 Check(
@@ -122,6 +109,7 @@ async def check_comfyui_server(url: str, settings: Settings, workflows: Sequence
             return checks
         expected = expected_files(settings)
         listings = await model_listings(client, (file.folder for file in expected))
+    checks.extend(check_capabilities(stats, object_info, wset, settings, server=server))
     checks.extend(check_node_packs(object_info, wset, server=server))
     checks.extend(check_object_info(object_info, workflows, server=server))
     checks.extend(check_model_sizes(listings, expected, server=server))
@@ -168,7 +156,20 @@ async def check_ollama(settings: Settings) -> list[Check]:
 
 async def run_doctor(settings: Settings, *, smoke_dir: Path | None = None) -> DoctorReport:
     """Run every check; servers are checked concurrently. With `smoke_dir`, also run one tiny job per server
-    (its clip goes there). Never raises for a failed check."""
+    that answered (its clip goes there; a server that did not answer is reported once, not again by its
+    smoke job). With VIDEO_BACKEND=local, ComfyUI is not used: its servers, workflows and shared folder are
+    not checked, and the report says so. Never raises for a failed check."""
+    if settings.video_backend == "local":
+        ffmpeg_checks, ollama_checks = await asyncio.gather(check_ffmpeg(settings), check_ollama(settings))
+        not_used = Check(
+            "ComfyUI", True,
+            "not used: VIDEO_BACKEND=local makes every clip with the local FFmpeg backend (no server, no "
+            "workflows, no model files); set VIDEO_BACKEND=auto or comfyui to check the servers",
+        )
+        checks = [*ffmpeg_checks, not_used, *ollama_checks]
+        if smoke_dir is not None:
+            checks.append(Check("smoke job", True, "not run: ComfyUI is not used (VIDEO_BACKEND=local)"))
+        return _report(checks)
     workflows, workflow_checks = doctor_workflows(settings)
     results = await asyncio.gather(
         check_ffmpeg(settings),
@@ -176,12 +177,20 @@ async def run_doctor(settings: Settings, *, smoke_dir: Path | None = None) -> Do
         check_ollama(settings),
     )
     ffmpeg_checks, *server_checks, ollama_checks = results
-    checks: list[Check] = [*ffmpeg_checks, *workflow_checks, *check_shared_output(settings)]
+    checks = [*ffmpeg_checks, *workflow_checks, *check_shared_output(settings)]
     for group in server_checks:
         checks.extend(group)
     checks.extend(ollama_checks)
     if smoke_dir is not None:
-        checks.extend(await run_smoke(settings, smoke_dir))
+        answered = [
+            url for url, group in zip(settings.comfyui_url, server_checks, strict=True)
+            if not any(check.name == f"ComfyUI {url}: reachable" and not check.ok for check in group)
+        ]
+        checks.extend(await run_smoke(settings, smoke_dir, answered))
+    return _report(checks)
+
+
+def _report(checks: list[Check]) -> DoctorReport:
     report = DoctorReport(tuple(checks))
     logger.info("doctor: %d checks, %d failed, %d warnings", len(checks), len(report.failures), len(report.warnings))
     return report

@@ -8,13 +8,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ai_worker.comfy.workflow_sets import all_sets
-from ai_worker.comfy.workflows import UPSCALE_WORKFLOW, Workflow
+from ai_worker.comfy.workflows import Workflow
 from ai_worker.doctor.report import Check
 
 LOW_VRAM_BYTES = 6 * 1024**3
 """Below this much free VRAM an LTX-2 job will crawl or fail even with --lowvram."""
-OPTIONAL_WORKFLOWS: frozenset[str] = frozenset({UPSCALE_WORKFLOW})
-"""Workflows the stage does not run by default: their problems are warnings."""
 
 
 def custom_node_packs() -> dict[str, str]:
@@ -74,7 +72,7 @@ def check_object_info(
     workflows: Sequence[Workflow],
     *,
     server: str = "ComfyUI",
-    optional_workflows: Collection[str] = OPTIONAL_WORKFLOWS,
+    optional_workflows: Collection[str] = (),
 ) -> list[Check]:
     """Every node class the workflows use, and every model file they name, present on the server."""
     checks: list[Check] = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ai_worker.comfy.workflow_names import recipe_workflows
 from ai_worker.comfy.workflow_sets import WorkflowSet, parse_version
 from ai_worker.comfy.workflows import configured_set
 from ai_worker.core.errors import WaggleVideoError
@@ -75,12 +76,15 @@ class ExpectedFile:
 
 
 def expected_files(settings: Settings) -> list[ExpectedFile]:
-    """The configured set's model files, named as settings name them (an unset text encoder: the set's own)."""
+    """The configured set's model files, named as settings name them (an unset text encoder: the set's own);
+    a file no workflow of VIDEO_RECIPE uses is optional."""
     wset = configured_set(settings)
+    needed = recipe_workflows(settings.video_recipe)
     found: list[ExpectedFile] = []
     for model in wset.models:
         configured = getattr(settings, model.setting) or model.default
-        found.append(ExpectedFile(model.folder, str(configured), model.min_bytes, model.optional))
+        optional = model.optional or not set(model.used_by) & needed
+        found.append(ExpectedFile(model.folder, str(configured), model.min_bytes, optional))
     return found
 
 
@@ -164,6 +168,7 @@ async def smoke_server(url: str, settings: Settings, folder: Path) -> Check:
                  f"{SMOKE_FRAMES}: clip of {size:,} bytes in {time.monotonic() - started:.1f} s")
 
 
-async def run_smoke(settings: Settings, folder: Path) -> list[Check]:
-    """`smoke_server` on every server, one after another (each may load ~50 GB of weights)."""
-    return [await smoke_server(url, settings, folder) for url in settings.comfyui_url]
+async def run_smoke(settings: Settings, folder: Path, urls: Sequence[str] | None = None) -> list[Check]:
+    """`smoke_server` on each of `urls` (default: every server), one after another (each may load ~50 GB
+    of weights)."""
+    return [await smoke_server(url, settings, folder) for url in (settings.comfyui_url if urls is None else urls)]

@@ -38,7 +38,7 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from ai_worker.core.atomic import atomic_file
-from ai_worker.core.errors import ImageError
+from ai_worker.core.errors import ImageError, ImagePathRefused
 from ai_worker.images.transport import PinnedTransport, system_resolve
 from ai_worker.images.urls import (
     address_refusal,
@@ -215,7 +215,7 @@ class ImageFetcher:
     def _local(self, source: str) -> Path:
         refusal = local_path_refusal(self._base_dir, source)
         if refusal is not None:
-            raise ImageError(f"local_path_refused: {source}: {refusal}")
+            raise ImagePathRefused(f"local_path_refused: {source}: {refusal}")
         resolved = (self._base_dir / source).resolve()
         if not resolved.exists():
             raise ImageError(f"local_file_missing: {source} (looked for {resolved})")

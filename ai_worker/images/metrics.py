@@ -14,7 +14,12 @@ Two families:
   flat colours: text and icons drawn on a background touch it everywhere, while the textured part of a photo
   with one blown-out sky touches it only along the horizon. ``text_lines`` counts horizontal bands of ink
   separated by clean gaps and crossed by strokes (lines of text on a screen), ``page_lines`` the same in
-  the best vertical strip (lines of a scanned page, which may be tilted or shadowed at one side).
+  the best vertical strip (lines of a scanned page, which may be tilted or shadowed at one side);
+* how texture is spread: each 4x4 block's grey range says whether it is *smooth* (at most `SMOOTH_RANGE`
+  levels: a gradient, a clear sky), *sharp* (at least `DETAIL_RANGE`: an edge, a stroke) or *textured* (in
+  between). A photograph is textured nearly everywhere something is in focus (grain, fabric, leaves, skin);
+  a story-style capture (text over a smooth gradient, Instagram and KakaoTalk stories) is smooth almost
+  everywhere, with sharp strokes where its text is and hardly any texture at all.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ EDGE_THRESHOLD = 24
 
 DETAIL_RANGE = 32
 """Grey range (max - min) inside a 4x4 block that makes it a block with detail (an edge, a stroke)."""
+SMOOTH_RANGE = 4
+"""Grey range inside a 4x4 block at most which it is smooth (a gradient's steps, JPEG's ripples)."""
 INK_CONTRAST = 60
 """Grey levels between the page (the dominant tone) and a pixel that counts as ink for `text_lines`."""
 LINE_MIN_ROWS, LINE_MAX_ROWS = 2, 40
@@ -120,6 +127,20 @@ def _flat_structure(codes: NDArray[np.uint32], grey: NDArray[np.int16]) -> dict[
     return result
 
 
+def _texture(grey: NDArray[np.int16]) -> dict[str, float]:
+    """Shares of smooth, textured and sharp 4x4 blocks (see the module's docstring)."""
+    h, w = grey.shape
+    hb, wb = h // BLOCK, w // BLOCK
+    if hb == 0 or wb == 0:
+        return {"smooth_blocks": 0.0, "textured_blocks": 0.0, "sharp_blocks": 0.0}
+    blocks = grey[: hb * BLOCK, : wb * BLOCK].reshape(hb, BLOCK, wb, BLOCK)
+    spread = blocks.max(axis=(1, 3)) - blocks.min(axis=(1, 3))
+    n = float(spread.size)
+    smooth = float(np.count_nonzero(spread <= SMOOTH_RANGE)) / n
+    sharp = float(np.count_nonzero(spread >= DETAIL_RANGE)) / n
+    return {"smooth_blocks": smooth, "textured_blocks": 1.0 - smooth - sharp, "sharp_blocks": sharp}
+
+
 def _lines_in(counts: NDArray[np.intp], strokes: NDArray[np.intp], width: int) -> int:
     """Lines of text in one vertical strip, from its per-row ink pixels and ink edges (see `_text_lines`)."""
     gaps = np.flatnonzero(counts <= GAP_MAX_PIXELS)
@@ -175,6 +196,7 @@ def measure(arr: NDArray[np.uint8]) -> dict[str, float]:
         "color_std": _color_std(arr[::2, ::2]),
         "palette": float(_palette(codes[::2, ::2])),
         **_flat_structure(codes, grey),
+        **_texture(grey),
         "text_lines": lines,
         "page_lines": page_lines,
         "ink": ink,

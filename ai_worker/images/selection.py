@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ai_worker.core.errors import ImageError
+from ai_worker.core.errors import ImageError, ImagePathRefused
 from ai_worker.images.fetch import FetchedImage, ImageFetcher, Resolver, Sleep
 from ai_worker.images.filter import ImageSuitability, evaluate_image
 from config.settings import Settings
@@ -76,7 +76,9 @@ async def _choose(fetcher: ImageFetcher, source: str, settings: Settings) -> Ima
     try:
         fetched: FetchedImage = await fetcher.fetch(source)
     except ImageError as exc:
-        logger.warning("image %s: download failed: %s", source[:200], exc)
+        # A refused path was said once already, by the post file's loader; anything else is news.
+        level = logging.INFO if isinstance(exc, ImagePathRefused) else logging.WARNING
+        logger.log(level, "image %s: download failed: %s", source[:200], exc)
         return ImageChoice(mode="t2v", reasons=[f"download_failed: {exc}"])
     result = await asyncio.to_thread(evaluate_image, fetched.path, max_pixels=settings.image_max_pixels)
     choice = decide(result, settings.video_i2v_threshold)

@@ -11,8 +11,27 @@ from typing import Literal
 
 from ai_worker.model.clip_sizes import fitted_box, frames_for
 
-Fit = Literal["cover", "contain"]
-"""cover: centre-crop so the picture fills the frame; contain: scale to fit and pad with black."""
+Fit = Literal["cover", "contain", "contain_blur"]
+"""cover: centre-crop so the picture fills the frame; contain: scale the whole picture to fit and pad with
+`pad_color`; contain_blur: scale the whole picture to fit over a blurred, darkened copy of itself that fills
+the frame (nothing of the picture is lost, and no hard bars)."""
+
+BLUR_DOWNSCALE = 6
+"""The filler is blurred at 1/6 size: as soft as a full-size blur, for a fraction of the work."""
+FILLER_BRIGHTNESS = -0.18
+
+
+def _even(value: float) -> int:
+    return max(2, 2 * round(value / 2))
+
+
+def blur_filler(width: int, height: int) -> str:
+    """The source cover-cropped to `width` x `height`, blurred small and darkened (a filter chain)."""
+    sw, sh = _even(width / BLUR_DOWNSCALE), _even(height / BLUR_DOWNSCALE)
+    return (
+        f"scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},boxblur=6:2,"
+        f"eq=brightness={FILLER_BRIGHTNESS}:saturation=0.8,scale={width}:{height},setsar=1"
+    )
 
 
 def build_video_filter(
@@ -23,13 +42,15 @@ def build_video_filter(
     fit: Fit = "cover",
     area: tuple[int, int] | None = None,
     pix_fmt: str = "yuv420p",
+    pad_color: str = "black",
 ) -> str:
     """The one filter graph every operation uses: frame rate, then geometry, then pixel format.
 
     With a size, `area` (default: the whole frame) is the picture's shape inside the `width` x `height`
     canvas: "cover" centre-crops the source to the area's aspect before scaling (only kept pixels are
-    scaled), "contain" scales the whole source to fit; either is padded with black to the canvas when it
-    does not fill it.
+    scaled), "contain" scales the whole source to fit; either is padded with `pad_color` (an FFmpeg colour)
+    to the canvas when it does not fill it. "contain_blur" scales the whole source to fit the canvas over a
+    blurred copy of itself.
     """
     parts: list[str] = []
     if fps is not None:
@@ -45,10 +66,16 @@ def build_video_filter(
             parts.append(f"scale={bw}:{bh}")
         elif fit == "contain":
             parts.append(f"scale={bw}:{bh}:force_original_aspect_ratio=decrease:force_divisible_by=2")
+        elif fit == "contain_blur":
+            whole = f"scale={bw}:{bh}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1"
+            parts.append(
+                f"split=2[whole][filler];[filler]{blur_filler(width, height)}[back];[whole]{whole}[front];"
+                "[back][front]overlay=(W-w)/2:(H-h)/2"
+            )
         else:
-            raise ValueError(f"fit must be 'cover' or 'contain', got {fit!r}")
-        if fit == "contain" or box != (width, height):
-            parts.append(f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black")
+            raise ValueError(f"fit must be 'cover', 'contain' or 'contain_blur', got {fit!r}")
+        if fit == "contain" or (fit == "cover" and box != (width, height)):
+            parts.append(f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color={pad_color}")
         parts.append("setsar=1")
     parts.append(f"format={pix_fmt}")
     return ",".join(parts)
@@ -103,11 +130,14 @@ def build_render_args(
     fps: int = 24,
     fit: Fit = "cover",
     area: tuple[int, int] | None = None,
+    pad_color: str = "black",
 ) -> list[str]:
     """The single pass: loop the input without end, filter once, stop at exactly ceil(target x fps) frames."""
     return build_transcode_args(
         input_path,
-        video_filter=build_video_filter(width=width, height=height, fps=fps, fit=fit, area=area),
+        video_filter=build_video_filter(
+            width=width, height=height, fps=fps, fit=fit, area=area, pad_color=pad_color
+        ),
         codec=codec,
         frames=frames_for(target_duration, fps),
         loop=True,

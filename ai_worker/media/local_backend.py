@@ -26,6 +26,9 @@ from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks, Pr
 logger = logging.getLogger(__name__)
 
 LOCAL_NAME = "local"
+STAGED_SUFFIX = ".init.png"
+"""The image-to-video picture staged beside its clip (hidden, removed after the clip; a killed run's is removed
+by the next run of the post)."""
 DEFAULT_PALETTE: tuple[str, ...] = ("#2B3A55", "#CE7777", "#E8C4C4", "#F2E5E5")
 _HEX = re.compile(r"^#?[0-9A-Fa-f]{6}$")
 ZOOM_END = 1.1
@@ -141,7 +144,7 @@ class LocalBackend:
     async def generate_i2v(self, request: ClipRequest, hooks: GenerationHooks | None = None) -> ClipResult:
         if request.init_image is None:
             raise GeneratorError("image-to-video needs request.init_image")
-        staged = request.output_path.with_name(f".{request.output_path.stem}.{uuid.uuid4().hex[:8]}.init.png")
+        staged = request.output_path.with_name(f".{request.output_path.stem}.{uuid.uuid4().hex[:8]}{STAGED_SUFFIX}")
         try:
             await asyncio.to_thread(
                 prepare_image, request.init_image, staged, 2 * max(request.width, request.height)

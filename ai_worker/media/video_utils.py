@@ -293,6 +293,7 @@ async def prepare_clip_for_render(
     fps: int = 24,
     fit: Fit = "cover",
     area: tuple[int, int] | None = None,
+    pad_color: str = "black",
     binary: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     preset: str = "ultrafast",
@@ -323,6 +324,7 @@ async def prepare_clip_for_render(
         fps=fps,
         fit=fit,
         area=area,
+        pad_color=pad_color,
     )
     return await _run_checked(
         args,

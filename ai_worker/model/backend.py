@@ -27,6 +27,34 @@ GenerationMode = Literal["t2v", "i2v"]
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One sampling pass of a clip: its latent size in pixels, checkpoint and schedule.
+
+    `sigmas` is a fixed schedule (the distilled model's); None means ``LTXVScheduler`` with `steps`.
+    """
+
+    width: int
+    height: int
+    model: ModelVariant
+    steps: int
+    cfg: float
+    sigmas: tuple[float, ...] | None = None
+    distilled_lora: bool = False
+    """The dev model with the distilled LoRA applied (stage 2 of ComfyUI's dev template)."""
+
+    def as_record(self) -> dict[str, object]:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "model": self.model,
+            "steps": self.steps,
+            "cfg": self.cfg,
+            "sigmas": list(self.sigmas) if self.sigmas is not None else None,
+            "distilled_lora": self.distilled_lora,
+        }
+
+
+@dataclass(frozen=True)
 class ClipRequest:
     """Everything that shapes one generated clip."""
 
@@ -47,10 +75,18 @@ class ClipRequest:
     prompt_id: str | None = None
     """The job's own id (a lowercase UUID derived from its identity), when the caller chose one; a backend
     with prompt ids uses it instead of a random one."""
+    recipe: str = "single-pass"
+    stages: tuple[Stage, ...] = ()
+    """The sampling passes (`model.recipes`); two means half size, the x2 latent upscaler, then full size.
+    Empty: one pass of `model` at the request's size (`steps`, `cfg`)."""
 
     @property
     def mode(self) -> GenerationMode:
         return "i2v" if self.init_image is not None else "t2v"
+
+    @property
+    def two_stage(self) -> bool:
+        return len(self.stages) == 2
 
     def as_record(self) -> dict[str, object]:
         """The request as JSON-safe data for the manifest (paths as strings)."""
@@ -67,6 +103,8 @@ class ClipRequest:
             "model": self.model,
             "init_image": str(self.init_image) if self.init_image else None,
             "strength": self.strength,
+            "recipe": self.recipe,
+            "stages": [stage.as_record() for stage in self.stages],
         }
 
 

@@ -174,6 +174,8 @@ class Manifest(BaseModel):
     post_id: str
     title: str = ""
     mood: str = "daily"
+    mood_given: str | None = None
+    """The post file's mood when it was not a known one (`mood` is the one used instead)."""
     backend: str | None = None
     backend_reason: str | None = None
     created_at: Time = Field(default_factory=time.time)

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from pathlib import Path
 from urllib.parse import urlsplit
 
-_UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
+_UNSAFE = re.compile(r"[^0-9A-Za-z\uac00-\ud7a3\u3131-\u318e._-]+")
+"""Kept: ASCII letters, digits, '.', '_', '-' and Hangul (syllables and compatibility jamo)."""
 
 
 def safe_name(raw: str, *, max_length: int = 64) -> str:
     """A folder/file name from arbitrary text (a post id): no separators, no dots at the start, bounded.
 
-    Different inputs that clean to the same text get a short hash suffix, so they never share a folder.
+    Hangul is kept (NFC, so a name typed on macOS is the same folder). Any id that is not already a plain
+    ASCII name gets a short hash of the id as a suffix, so different ids that clean to the same text never
+    share a folder; plain ASCII ids keep their exact name.
+
+    >>> safe_name("dc_123"), safe_name("고양이 찾음")
+    ('dc_123', '고양이_찾음_9e1b21f3')
     """
-    cleaned = _UNSAFE.sub("_", raw).strip("._")[:max_length]
-    if cleaned != raw or not cleaned:
+    cleaned = _UNSAFE.sub("_", unicodedata.normalize("NFC", raw)).strip("._")[:max_length]
+    if cleaned != raw or not cleaned or not cleaned.isascii():
         digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
         cleaned = f"{cleaned or 'post'}_{digest}"
     return cleaned

@@ -56,3 +56,9 @@ class SceneDecision:
     def text(self) -> str:
         """All the scene's words, one line per script line."""
         return "\n".join(line_text(line) for line in self.text_lines)
+
+    @property
+    def static_for_want_of_words(self) -> bool:
+        """A text scene (no image) without a line that has words: it stays static (no clip is made; nothing
+        to show or narrate). Image scenes keep their mode: the image is what they show."""
+        return self.type not in IMAGE_SCENE_TYPES and not self.text.strip()

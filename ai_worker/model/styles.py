@@ -135,6 +135,12 @@ class VideoStyles:
         return {mood: list(style.color_palette) for mood, style in self._styles.items()}
 
 
+def known_mood(mood: str) -> str | None:
+    """`mood` as a known mood's name (case and spaces forgiven), or None when it is not one."""
+    key = mood.strip().lower()
+    return key if key in MOODS else None
+
+
 def load_video_styles(path: Path) -> VideoStyles:
     """Load and check the styles file at `path` (normally `settings.video_styles_path`)."""
     return VideoStyles.load(path)

@@ -108,6 +108,8 @@ def plan_attempt(
         strength=settings.video_i2v_denoise,
         mood=mood,
         prompt_id=prompt_id,
+        recipe=rung.recipe.recipe if rung.recipe else "single-pass",
+        stages=rung.recipe.stages_at(shape.width, shape.height) if rung.recipe else (),
     )
     return AttemptPlan(request, shape)
 

@@ -71,8 +71,11 @@ class ClipShape:
         }
 
 
-def aspect_size(image_width: int, image_height: int, base_width: int, base_height: int) -> tuple[int, int]:
-    """A generation size with the image's aspect and about `base`'s pixel count, multiples of 32.
+def aspect_size(
+    image_width: int, image_height: int, base_width: int, base_height: int, *, multiple: int = 32
+) -> tuple[int, int]:
+    """A generation size with the image's aspect and about `base`'s pixel count, multiples of `multiple`
+    (32; 64 for a two-stage recipe).
 
     The aspect is clamped to the base's own elongation (16:9 for 1280x720, either way up): a picture more
     extreme than that is padded by the backend rather than given a frame the model was never tuned for.
@@ -80,7 +83,7 @@ def aspect_size(image_width: int, image_height: int, base_width: int, base_heigh
     longest = max(base_width, base_height) / min(base_width, base_height)
     aspect = min(max(image_width / image_height, 1 / longest), longest)
     area = base_width * base_height
-    return validate_resolution(round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect)))
+    return validate_resolution(round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect)), multiple=multiple)
 
 
 def _size(scene: SceneDecision, rung: Rung) -> tuple[int, int, str]:
@@ -91,7 +94,7 @@ def _size(scene: SceneDecision, rung: Rung) -> tuple[int, int, str]:
         image_width, image_height = image_size(Path(scene.video_init_image))
     except ImageError as exc:
         return rung.width, rung.height, f"image-to-video, image size unreadable ({exc}): rung size {base}"
-    width, height = aspect_size(image_width, image_height, rung.width, rung.height)
+    width, height = aspect_size(image_width, image_height, rung.width, rung.height, multiple=rung.size_multiple)
     shape = orientation_of(image_width, image_height)
     return width, height, (
         f"image-to-video: {shape} image {image_width}x{image_height} -> {width}x{height}, its aspect at about "

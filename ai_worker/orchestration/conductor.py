@@ -131,7 +131,8 @@ class VideoManager:
         """Every post's scenes to the end (clip or failure), then each post's finish (merge, final scenes)."""
         clock = self.clock or time.monotonic
         scheduler = Scheduler(self.ladder, bench_seconds=self.settings.comfyui_bench_seconds,
-                              max_failures=self.settings.video_server_max_failures, clock=clock)
+                              max_failures=self.settings.video_server_max_failures, clock=clock,
+                              wait_rechecks=self.settings.comfyui_bench_rechecks)
         slots = ServerSlots(self.generator, scheduler, self.settings, self.gpu, clock=clock)
         for post in posts:
             for work in await post.prepare():

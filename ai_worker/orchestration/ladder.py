@@ -28,6 +28,7 @@ from ai_worker.core.errors import (
 )
 from ai_worker.model.backend import GenerationMode, ModelVariant
 from ai_worker.model.clip_sizes import validate_frame_count, validate_resolution
+from ai_worker.model.recipes import RecipeRung, recipe_rung
 from config.settings import Settings
 
 
@@ -44,6 +45,16 @@ class Rung:
     steps: int
     cfg: float
     model: ModelVariant
+    recipe: RecipeRung | None = None
+    """How the rung samples (`model.recipes`); None: one pass of `model` (`steps`, `cfg`)."""
+
+    @property
+    def passes(self) -> int:
+        return len(self.recipe.stages) if self.recipe else 1
+
+    @property
+    def size_multiple(self) -> int:
+        return self.recipe.size_multiple if self.recipe else 32
 
     def params(self) -> dict[str, object]:
         """The rung as JSON-safe data (for the manifest and the events)."""
@@ -57,32 +68,42 @@ class Rung:
             "steps": self.steps,
             "cfg": self.cfg,
             "model": self.model,
+            "recipe": self.recipe.recipe if self.recipe else None,
         }
 
 
 def build_ladder(settings: Settings) -> tuple[Rung, ...]:
-    """The spec's four rungs, from settings, cut to `VIDEO_MAX_RETRY`.
+    """The four rungs of VIDEO_RECIPE (`model.recipes`), from settings, cut to `VIDEO_MAX_RETRY`.
 
     1 full; 2 the same with the simplified prompt; 3 the fallback resolution, frame count and steps;
-    4 the distilled model with its own steps and CFG.
+    4 the cheapest: one distilled pass (at half the fallback size in the two-stage recipes).
+    Sizes are snapped to the multiple the rung's passes need (64 around the x2 upscaler).
     """
-    width, height = validate_resolution(*settings.video_resolution)
-    fb_width, fb_height = validate_resolution(*settings.video_resolution_fallback)
     frames = validate_frame_count(settings.video_num_frames)
     fb_frames = validate_frame_count(settings.video_num_frames_fallback)
-    rungs = (
-        Rung(1, "full", False, width, height, frames, settings.video_steps, settings.video_cfg, "full"),
-        Rung(2, "simplified", True, width, height, frames, settings.video_steps, settings.video_cfg, "full"),
-        Rung(3, "downscaled", True, fb_width, fb_height, fb_frames, settings.video_steps_fallback,
-             settings.video_cfg, "full"),
-        Rung(4, "distilled", True, fb_width, fb_height, fb_frames, settings.video_steps_distilled,
-             settings.video_cfg_distilled, "distilled"),
+    plan = (
+        (1, "full", False, settings.video_resolution, frames, settings.video_steps, settings.video_cfg),
+        (2, "simplified", True, settings.video_resolution, frames, settings.video_steps, settings.video_cfg),
+        (3, "downscaled", True, settings.video_resolution_fallback, fb_frames, settings.video_steps_fallback,
+         settings.video_cfg),
+        (4, "distilled", True, settings.video_resolution_fallback, fb_frames, settings.video_steps_distilled,
+         settings.video_cfg_distilled),
     )
-    return rungs[: settings.video_max_retry]
+    rungs: list[Rung] = []
+    for number, label, simplified, (width, height), num_frames, steps, cfg in plan[: settings.video_max_retry]:
+        recipe = recipe_rung(settings.video_recipe, number, steps=steps, cfg=cfg,
+                             cfg_distilled=settings.video_cfg_distilled)
+        size = validate_resolution(round(width * recipe.size_scale), round(height * recipe.size_scale),
+                                   multiple=recipe.size_multiple)
+        first = recipe.stages[0]
+        rungs.append(Rung(number, label, simplified, *size, num_frames, first.steps, first.cfg, recipe.model,
+                          recipe))
+    return tuple(rungs)
 
 
-JobKind = tuple[GenerationMode, ModelVariant]
-"""What a validation error rules out on a server: a mode with a model (one workflow)."""
+JobKind = tuple[GenerationMode, ModelVariant, int]
+"""What a validation error rules out on a server: a mode with a model and a number of passes (one workflow:
+a missing upscaler rules out the two-stage graphs, not the cheapest rung's single pass)."""
 
 
 class ErrorAction(enum.Enum):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from ai_worker.core.content import digest_or_none
 from ai_worker.model.manifest import fingerprint
 from ai_worker.model.scene import SceneDecision, line_text
 from config.settings import Settings
@@ -31,6 +32,7 @@ def clip_settings_payload(settings: Settings, negative_prompt: str) -> dict[str,
         "steps": [settings.video_steps, settings.video_steps_fallback, settings.video_steps_distilled],
         "cfg": [settings.video_cfg, settings.video_cfg_distilled],
         "models": [settings.video_model_full, settings.video_model_distilled],
+        "recipe": settings.video_recipe,
         "workflow_set": settings.comfyui_workflow_set,
         "i2v_denoise": settings.video_i2v_denoise,
         "negative_prompt": negative_prompt,
@@ -38,13 +40,15 @@ def clip_settings_payload(settings: Settings, negative_prompt: str) -> dict[str,
 
 
 def scene_fingerprint(scene: SceneDecision, mood: str, settings_payload: dict[str, object]) -> str:
-    """Content (type, words, image, mode, mood) and clip settings; not the index, not the narration audio
-    paths (TTS may rewrite them), and not the sampled prompt text."""
+    """Content (type, words, the bytes of its image and narration audio, mode, mood) and clip settings; not
+    the index, not the paths of its files (they change with how the output folder is spelled, or when it is
+    moved), and not the sampled prompt text. An image that could not be fetched counts by its reference."""
+    image = digest_or_none(scene.image_path) or digest_or_none(scene.video_init_image)
     return fingerprint({
         "type": scene.type,
         "text": [line_text(line) for line in scene.text_lines],
-        "image_url": scene.image_url,
-        "init_image": scene.video_init_image,
+        "audio": [digest_or_none(line.get("audio")) if isinstance(line, dict) else None for line in scene.text_lines],
+        "image": image if image is not None else scene.image_url,
         "mode": scene.video_mode,
         "mood": mood,
         "settings": settings_payload,

@@ -12,12 +12,15 @@ Rules:
 * Slots: a server takes ``slots`` jobs at once (a ComfyUI server: one running, one queued behind it).
 * Affinity: a job goes to an idle server before it queues behind a busy one, and to a server already
   holding its checkpoint before it makes another switch.
-* Blocking: a job kind (mode, checkpoint) that failed for good on a server is not sent there again; a job
+* Blocking: a job kind (mode, checkpoint, passes) that failed for good on a server is not sent there again; a job
   whose kind is blocked on every live server moves on to a rung of another kind, or fails.
 * Benching: a server that failed ``max_failures`` times in a row, or never got the job, is benched for
   ``bench_seconds`` and health-checked again after that (`due_checks`); it is not dropped for good. While
-  every server is benched nothing can run: queued jobs end as "unavailable" without using up a rung (the
-  next run starts them at the rung that never ran).
+  every server is benched nothing can run and queued jobs wait for the re-checks: a blip costs no scene.
+  Only when every server has failed ``wait_rechecks`` re-checks in a row (about ``wait_rechecks`` times
+  ``bench_seconds``) do the queued jobs end as "unavailable", without using up a rung (the next run starts
+  them at the rung that never ran). The budget is counted in re-checks, not seconds, so no clock reading
+  decides an outcome: time only decides when the next re-check runs.
 * Re-attachment: a job resuming an earlier run's prompt goes to the server that has it, first.
 """
 
@@ -64,8 +67,8 @@ class Server:
     """Server faults in a row."""
     benched_until: float | None = None
     checking: bool = False
-    recheck_failed: bool = False
-    """Its last re-check failed: while every server is benched, nobody waits for it."""
+    failed_rechecks: int = 0
+    """Re-checks failed in a row since it was benched."""
     blocked: dict[JobKind, str] = field(default_factory=dict)
     last_error: str | None = None
     running: int = 0
@@ -82,13 +85,15 @@ class Ended:
 
 class Scheduler:
     def __init__(
-        self, ladder: Sequence[Rung], *, bench_seconds: float, max_failures: int, clock: Clock
+        self, ladder: Sequence[Rung], *, bench_seconds: float, max_failures: int, clock: Clock,
+        wait_rechecks: int = 3,
     ) -> None:
         if not ladder:
             raise ValueError("the ladder has no rungs")
         self.ladder = tuple(ladder)
         self.bench_seconds = bench_seconds
         self.max_failures = max(1, max_failures)
+        self.wait_rechecks = max(0, wait_rechecks)
         self.clock = clock
         self.servers: list[Server] = []
         self.jobs: list[Job] = []
@@ -116,7 +121,8 @@ class Scheduler:
         return self.ladder[job.rung_pos]
 
     def kind(self, job: Job) -> JobKind:
-        return (job.mode, self.rung(job).model)
+        rung = self.rung(job)
+        return (job.mode, rung.model, rung.passes)
 
     def benched(self, server: Server) -> bool:
         return server.benched_until is not None
@@ -132,7 +138,7 @@ class Scheduler:
     def bench(self, server: Server, reason: str) -> None:
         server.benched_until = self.clock() + self.bench_seconds
         server.last_error = reason
-        server.recheck_failed = False
+        server.failed_rechecks = 0
 
     def due_checks(self) -> list[Server]:
         """Benched servers whose time is up and that nobody is checking yet."""
@@ -142,12 +148,17 @@ class Scheduler:
 
     def checked(self, server: Server, healthy: bool) -> None:
         server.checking = False
-        server.recheck_failed = not healthy
         if healthy:
             server.benched_until = None
             server.failures = 0
+            server.failed_rechecks = 0
         else:
+            server.failed_rechecks += 1
             server.benched_until = self.clock() + self.bench_seconds
+
+    def waiting_for_recheck(self) -> bool:
+        """Every server is benched, but a re-check under way or still in the budget may bring one back."""
+        return any(s.checking or s.failed_rechecks < self.wait_rechecks for s in self.servers)
 
     # --- choosing ----------------------------------------------------------------------------------------
 
@@ -159,8 +170,8 @@ class Scheduler:
             if job.state != "queued":
                 continue
             if not live:
-                if any(s.checking for s in self.servers) or any(not s.recheck_failed for s in self.due_checks()):
-                    continue  # a re-check may bring a server back
+                if self.waiting_for_recheck():
+                    continue
                 last = "; ".join(f"{s.name}: {s.last_error}" for s in self.servers if s.last_error)
                 ended.append(self._end(job, f"no video server left ({last or 'none healthy'})", "unavailable"))
                 continue

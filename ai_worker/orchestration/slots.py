@@ -113,12 +113,12 @@ class ServerSlots:
         server = lane.server
         async with self.cond:
             while True:
-                if server in self.scheduler.due_checks() and self.scheduler.outstanding():
-                    server.checking = True
-                    return None
-                self._settle()
+                self._settle()  # first: a spent re-check budget ends the queued jobs before another re-check
                 if not self.scheduler.outstanding():
                     self.cond.notify_all()
+                    return None
+                if server in self.scheduler.due_checks():
+                    server.checking = True
                     return None
                 if self.scheduler.benched(server):
                     await self._wait_for_bench(server)

@@ -54,9 +54,12 @@ def _said(problems: dict[str, str | None]) -> str:
     return "; ".join(f"{url} ({problem})" for url, problem in problems.items() if problem is not None)
 
 
-async def select_backend(settings: Settings, styles: VideoStyles, work_dir: Path) -> BackendChoice:
+async def select_backend(
+    settings: Settings, styles: VideoStyles, work_dir: Path, *, chosen_by: str = "VIDEO_BACKEND"
+) -> BackendChoice:
     """`local`, `comfyui` (at least one healthy server, else `GeneratorUnavailableError`), or `auto`: ComfyUI
-    when a server passes its health check, else the local backend."""
+    when a server passes its health check, else the local backend. `chosen_by` names where the choice came
+    from (``VIDEO_BACKEND`` or ``--backend``), for the error."""
     if settings.video_backend == "local":
         reason = "local backend chosen (--backend local or VIDEO_BACKEND=local)"
         return BackendChoice(make_local_backend(settings, styles), "local", reason)
@@ -68,6 +71,7 @@ async def select_backend(settings: Settings, styles: VideoStyles, work_dir: Path
             reason += f"; not answering: {_said(problems)}"
         return BackendChoice(ComfyUIPool.from_settings(settings, work_dir), "comfyui", reason)
     if settings.video_backend == "comfyui":
-        raise GeneratorUnavailableError(f"VIDEO_BACKEND=comfyui but no ComfyUI server is healthy: {_said(problems)}")
+        chosen = "--backend comfyui" if chosen_by == "--backend" else f"{chosen_by}=comfyui"
+        raise GeneratorUnavailableError(f"{chosen} but no ComfyUI server is healthy: {_said(problems)}")
     reason = f"ComfyUI did not answer its health check ({_said(problems)}); using the local FFmpeg backend"
     return BackendChoice(make_local_backend(settings, styles), "local", reason)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai_worker.core.atomic import remove_leftover_parts
 from ai_worker.core.errors import PostFileError
 from ai_worker.core.run_lock import post_lock
+from ai_worker.media.local_backend import STAGED_SUFFIX
 from ai_worker.media.narration import resolve_audio_paths
-from ai_worker.model.manifest import MANIFEST_NAME, Manifest, ManifestStore, fingerprint
-from ai_worker.model.paths import post_dir
+from ai_worker.model.manifest import MANIFEST_NAME, Manifest, ManifestStore, fingerprint, summarize
+from ai_worker.model.paths import image_cache_dir, post_dir
 from ai_worker.model.post_file import Post
 from ai_worker.model.scene import SceneDecision
 from ai_worker.model.styles import load_video_styles
@@ -28,6 +31,7 @@ from ai_worker.orchestration.gpu_manager import GPUManager, prepare_vram_for_vid
 from ai_worker.orchestration.reconcile import build_records, reuse_saved_prompts
 from ai_worker.orchestration.scene_identity import clip_settings_payload
 from ai_worker.pipeline.backend_choice import BackendChoice, select_backend
+from ai_worker.pipeline.post_inputs import copy_post_inputs
 from ai_worker.pipeline.video_modes import assign_video_modes
 from ai_worker.prompts.engine import VideoPromptEngine
 from ai_worker.prompts.llm_client import unload_model
@@ -50,6 +54,9 @@ class VideoStageResult:
     input_errors: list[str] = field(default_factory=list)
     prompts_reused: int = 0
     """Scenes whose Phase 6 prompts came from the manifest of an earlier run."""
+    clips_asked: int = 0
+    """Scenes that asked for a clip (a mode and a prompt after Phase 6, up to VIDEO_MAX_CLIPS_PER_POST),
+    counted before Phase 7 merges failed scenes away."""
 
     @property
     def manifest_path(self) -> Path:
@@ -62,6 +69,11 @@ class PostInput:
 
     post: Post
     input_errors: list[PostFileError] = field(default_factory=list)
+
+
+def scenes_asking_for_clips(scenes: Sequence[SceneDecision], max_clips: int) -> int:
+    """How many scenes ask for a clip: a video mode and a prompt, up to `max_clips` of them."""
+    return min(sum(1 for s in scenes if s.video_mode and (s.video_prompt or "").strip()), max(0, max_clips))
 
 
 async def phase_4_5_assign_modes(post: Post, *, settings: Settings, out_dir: Path) -> None:
@@ -138,9 +150,11 @@ async def process_posts(
     on_backend: Callable[[BackendChoice], None] | None = None,
     refresh_prompts: bool = False,
     retry_failed: bool = False,
+    backend_chosen_by: str = "VIDEO_BACKEND",
 ) -> list[VideoStageResult]:
     """Run Phase 4.5, 6 and 7 for every post when VIDEO_GEN_ENABLED, sharing the servers in Phase 7; each
-    post's clips and manifest go to ``<out_dir>/<post_id>/``."""
+    post's clips and manifest go to ``<out_dir>/<post_id>/``. `backend_chosen_by` names where VIDEO_BACKEND's
+    value came from in errors (the setting, or the CLI's ``--backend``)."""
     results = [
         VideoStageResult(post_id=i.post.post_id, enabled=settings.video_gen_enabled,
                          output_dir=post_dir(out_dir, i.post.post_id), scenes=i.post.scenes,
@@ -154,7 +168,7 @@ async def process_posts(
     engine = VideoPromptEngine(settings, styles)
     stores = [ManifestStore(result.output_dir / MANIFEST_NAME) for result in results]
     # First: a backend that cannot work (--backend comfyui, no server up) stops the run before any work.
-    backend = await select_backend(settings, styles, out_dir / "tmp" / "videos")
+    backend = await select_backend(settings, styles, out_dir / "tmp" / "videos", chosen_by=backend_chosen_by)
     logger.info("backend: %s", backend.reason)
     if on_backend is not None:
         on_backend(backend)
@@ -162,17 +176,25 @@ async def process_posts(
         with contextlib.ExitStack() as locks:
             for result in results:  # before any work: a second run of the same post stops here
                 locks.enter_context(post_lock(result.output_dir))
+            for result in results:  # what a killed run of the post left half-written
+                _remove_leftovers(result.output_dir, image_cache_dir(out_dir, result.post_id))
+            started: list[float] = []
             for item, store, result in zip(inputs, stores, results, strict=True):
+                started.append(time.time())
                 await phase_4_5_assign_modes(item.post, settings=settings, out_dir=out_dir)
+                copy_post_inputs(item.post.scenes, result.output_dir)
                 result.prompts_reused = await phase_6_prompts(
                     item.post, engine=engine, settings=settings, store=store, refresh=refresh_prompts
                 )
                 result.backend, result.backend_reason = backend.kind, backend.reason
+                result.clips_asked = scenes_asking_for_clips(item.post.scenes, settings.video_max_clips_per_post)
                 record_run_facts(store, item.post, backend, result.input_errors)
             clips = await phase_7_clips(
                 [i.post for i in inputs], settings=settings, engine=engine, backend=backend, stores=stores,
                 on_event=on_event, retry_failed=retry_failed,
             )
+            for store, since in zip(stores, started, strict=True):  # still under each post's lock
+                _record_summary(store, since)
     finally:
         await backend.generator.aclose()
     for result, post_results in zip(results, clips, strict=True):
@@ -206,4 +228,25 @@ def record_run_facts(store: ManifestStore, post: Post, backend: BackendChoice, i
     manifest.backend = backend.kind
     manifest.backend_reason = backend.reason
     manifest.input_errors = input_errors
+    manifest.mood_given = post.mood_given
     store.save(manifest)
+
+
+def _record_summary(store: ManifestStore, started_at: float) -> None:
+    """The run's counts and the post's own time in its manifest: from the start of its Phase 4.5 to the end of
+    its last attempt in this run (posts of a batch share the servers, so the batch's end is not theirs)."""
+    manifest = store.load()
+    if manifest is None:
+        return
+    ends = [a.started_at + (a.duration_s or 0.0) for scene in manifest.scenes for a in scene.attempts
+            if a.started_at >= started_at]
+    finished = max(ends, default=None) or time.time()
+    manifest.summary = summarize(manifest, run_started_at=started_at, run_finished_at=finished)
+    store.save(manifest)
+
+
+def _remove_leftovers(*folders: Path) -> None:
+    for folder in folders:
+        removed = remove_leftover_parts(folder, (f".*{STAGED_SUFFIX}",))
+        if removed:
+            logger.info("%s: removed %d file(s) a stopped run left half-written", folder, len(removed))

@@ -31,7 +31,8 @@ async def assign_video_modes(
 ) -> None:
     """Set each scene's `video_mode`.
 
-    ``text_only``, ``intro`` and ``outro`` are text-to-video. An image scene's image is fetched (URL, or a path
+    ``text_only``, ``intro`` and ``outro`` are text-to-video (one without a line that has words stays
+    static). An image scene's image is fetched (URL, or a path
     relative to `base_dir`, the post file's folder, that stays inside it) and scored; it is image-to-video when
     the score reaches VIDEO_I2V_THRESHOLD, the image is a photo and not wider than 3:1. The score, category and
     reasons are recorded on the scene either way; any failure records why and falls back to text-to-video.
@@ -40,6 +41,10 @@ async def assign_video_modes(
     image_scenes = [s for s in scenes if s.type in IMAGE_SCENE_TYPES and s.image_url]
     chosen = {id(s) for s in image_scenes}
     for scene in scenes:
+        if scene.static_for_want_of_words:
+            scene.video_mode = None  # nothing to show or narrate: kept static, never a clip of nothing
+            scene.video_init_image = None
+            continue
         if id(scene) not in chosen:
             scene.video_mode = "t2v"
             scene.video_init_image = None

@@ -13,11 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ai_worker.media.ffmpeg_args import blur_filler
 from ai_worker.preview.plan import AUDIO_RATE, PreviewLayout
-
-BLUR_DOWNSCALE = 6
-"""The background is blurred at 1/6 size: as soft as a full-size blur, for a fraction of the work."""
-BACKGROUND_BRIGHTNESS = -0.18
 
 
 @dataclass(frozen=True)
@@ -75,11 +72,9 @@ def _background(layout: PreviewLayout, colour: str, total_frames: int) -> list[s
             f"trim=end_frame={total_frames}[bg]",
             f"[bg][cat]overlay={area.x}:{area.y}:shortest=1[base]",
         ]
-    sw, sh = _even(layout.width / BLUR_DOWNSCALE), _even(layout.height / BLUR_DOWNSCALE)
     return [
         "[cat]split=2[fg][bgsrc]",
-        f"[bgsrc]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},boxblur=6:2,"
-        f"eq=brightness={BACKGROUND_BRIGHTNESS}:saturation=0.8,scale={layout.width}:{layout.height},setsar=1[bg]",
+        f"[bgsrc]{blur_filler(layout.width, layout.height)}[bg]",
         f"[bg][fg]overlay={area.x}:{area.y}[base]",
     ]
 

@@ -17,6 +17,9 @@ from fontTools.ttLib import TTFont, TTLibError
 logger = logging.getLogger(__name__)
 
 FAMILY = "WaggleKR"
+KOREAN_RANGES = "U+1100-11FF, U+3000-303F, U+3130-318F, U+A960-A97F, U+AC00-D7FF, U+4E00-9FFF, U+FF00-FFEF"
+"""What the embedded font is used for: Hangul (jamo, compatibility jamo, syllables), CJK punctuation,
+ideographs and full-width forms. Latin text falls through to the page's Latin fonts (see report_html)."""
 
 
 def subset_font(path: Path, text: str) -> bytes:
@@ -46,4 +49,5 @@ def font_face_css(path: Path | None, text: str) -> str:
         logger.warning("could not embed font %s in the report: %s", path, exc)
         return ""
     encoded = base64.b64encode(data).decode("ascii")
-    return f'@font-face {{ font-family: "{FAMILY}"; src: url("data:font/otf;base64,{encoded}") format("opentype"); }}\n'
+    return (f'@font-face {{ font-family: "{FAMILY}"; src: url("data:font/otf;base64,{encoded}") '
+            f'format("opentype"); unicode-range: {KOREAN_RANGES}; }}\n')

@@ -67,9 +67,12 @@ class PreviewLayout:
     subtitle: Box
     """The band subtitles are centred in."""
     title: Box | None
-    """The band the post's title sits in (the box layout only)."""
+    """The band the post's title sits in."""
     background: str
-    """'blur', 'color' or 'none' (the clip fills the frame)."""
+    """Around the area: 'blur', 'color' or 'none' (the area fills the frame)."""
+    filler: str = "blur"
+    """Inside the area, where a clip of another shape leaves room: 'blur' (a blurred copy of the clip) or
+    'color' (the mood's colour). Every clip is shown whole."""
 
 
 def _even(value: float) -> int:
@@ -80,12 +83,14 @@ def make_layout(
     size: tuple[int, int], fps: int, *, area: str = "box", box_width: int = 820, background: str = "blur"
 ) -> PreviewLayout:
     """The renderer's layout scaled to `size`: a 16:9 box `box_width` wide (at 1080) centred horizontally
-    in the upper half, the title above it and subtitles below it; or (`area="full"`) the clip filling the
-    frame with subtitles in its lower part."""
+    in the upper half, the title above it and subtitles below it; or (`area="full"`) the area filling the
+    frame, the title in its top part and subtitles in its lower part. `background` is also what fills the
+    area around a clip of another shape."""
     width, height = size
     if area == "full":
         band = Box(0, int(height * 0.70), width, int(height * 0.18))
-        return PreviewLayout(width, height, fps, Box(0, 0, width, height), band, None, "none")
+        title_band = Box(int(width * 0.06), int(height * 0.04), int(width * 0.88), int(height * 0.12))
+        return PreviewLayout(width, height, fps, Box(0, 0, width, height), band, title_band, "none", background)
     scale = width / 1080
     bw = min(width, _even(box_width * scale))
     bh = _even(bw * 9 / 16)
@@ -94,7 +99,7 @@ def make_layout(
     title = Box(int(width * 0.06), int(height * 0.02), int(width * 0.88), max(2, y - int(height * 0.03)))
     sub_top = height // 2 + int(height * 0.04)
     subtitle = Box(int(width * 0.06), sub_top, int(width * 0.88), int(height * 0.25))
-    return PreviewLayout(width, height, fps, Box(x, y, bw, bh), subtitle, title, background)
+    return PreviewLayout(width, height, fps, Box(x, y, bw, bh), subtitle, title, background, background)
 
 
 # --- the plan -------------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """`preview.mp4`: the whole post as its viewers will see it, built from the manifest's final scenes.
 
 Per scene, in parallel (bounded by the machine's cores): the clip fitted to its narration by the
-renderer's single pass (`prepare_clip_for_render`: loop or trim, scale, rate, format in one process) into
-the layout's video area, or, for a scene without a usable clip, a still (its image, or a mood card with the
-title); and its subtitle pictures. Then one composition pass puts it all on the 9:16 canvas with the
-narration. A clip already in the right shape is used as it is, and a fitted clip from an earlier preview
-of the same clip is reused, so nothing is encoded twice.
+renderer's single pass (`prepare_clip_for_render`: loop or trim, scale, rate, format in one process) whole
+into the layout's video area (never cropped), or, for a scene without a usable clip, a still (its image, or
+a card in the mood's colours; the layout draws the title); and its subtitle pictures. Then one composition
+pass puts it all on the 9:16 canvas with the narration. A clip already in the right shape is used as it is,
+and a fitted clip from an earlier preview of the same clip is reused, so nothing is encoded twice.
 
 Everything is written inside the post's folder: `preview.mp4` and the working folder `preview/`.
 """
@@ -55,6 +55,8 @@ class ScenePicture:
     """'fitted' (one pass), 'reused' (an earlier preview's), 'as is' (already the right shape) or 'card'."""
     card_reason: str | None = None
     overlays: list[Overlay] = field(default_factory=list)
+    fit: str | None = None
+    """How the clip was fitted into the area (see `describe_fit`); None for a card."""
 
 
 @dataclass
@@ -69,10 +71,31 @@ class PreviewResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _part_key(source: Path, frames: int, layout: PreviewLayout) -> str:
+FIT_VERSION = "whole-1"
+"""Part of a fitted clip's key: fitted clips made by an older way of fitting (which cropped) are remade."""
+
+
+def _part_key(source: Path, frames: int, layout: PreviewLayout, colour: str) -> str:
     stat = source.stat()
     raw = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{frames}|{layout.area.width}x{layout.area.height}"
-    return hashlib.sha256(f"{raw}|{layout.fps}".encode()).hexdigest()[:16]
+    fill = layout.filler if layout.filler == "blur" else colour
+    return hashlib.sha256(f"{raw}|{layout.fps}|{FIT_VERSION}|{fill}".encode()).hexdigest()[:16]
+
+
+def describe_fit(clip: tuple[int, int], area: tuple[int, int], filler: str) -> str:
+    """How a `clip`-sized picture is shown whole in `area`: its size there and where the filler shows.
+
+    >>> describe_fit((720, 1280), (820, 462), "blurred")
+    'whole: 720x1280 portrait clip shown 260x462 in the 820x462 area, blurred bands left and right'
+    """
+    (cw, ch), (aw, ah) = clip, area
+    shape = "portrait" if ch > cw * 1.02 else "landscape" if cw > ch * 1.02 else "square"
+    if abs(cw / ch - aw / ah) < 0.01 * (aw / ah):
+        return f"whole: {cw}x{ch} {shape} clip scaled to fill the {aw}x{ah} area"
+    scale = min(aw / cw, ah / ch)
+    sw, sh = min(aw, 2 * round(cw * scale / 2)), min(ah, 2 * round(ch * scale / 2))
+    bands = "left and right" if sw < aw else "above and below"
+    return f"whole: {cw}x{ch} {shape} clip shown {sw}x{sh} in the {aw}x{ah} area, {filler} bands {bands}"
 
 
 def _already_fitted(info: ClipInfo, frames: int, layout: PreviewLayout) -> bool:
@@ -191,8 +214,8 @@ class PreviewBuilder:
         overlays = await asyncio.to_thread(self._subtitles, scene)
         if scene.clip is not None:
             try:
-                segment, how = await self._fit(scene)
-                return ScenePicture(scene.position, scene.scene_index, segment, how, overlays=overlays)
+                segment, how, fit = await self._fit(scene, palette[0])
+                return ScenePicture(scene.position, scene.scene_index, segment, how, overlays=overlays, fit=fit)
             except WaggleVideoError as exc:
                 reason = f"clip unusable: {exc}"
                 logger.warning("preview, scene %d: %s; showing a card", scene.position, reason)
@@ -205,19 +228,24 @@ class PreviewBuilder:
             (self.layout.area.width, self.layout.area.height),
             palette=palette,
             image=scene.image,
-            title=plan.title,
+            # The layout draws the title over every scene; a card with it too showed it twice.
+            title=plan.title if self.layout.title is None else "",
             font_path=self.font[0] if self.font else None,
         )
         segment = Segment(still, scene.frames, still=True)
         return ScenePicture(scene.position, scene.scene_index, segment, "card", reason, overlays)
 
-    async def _fit(self, scene: PlannedScene) -> tuple[Segment, str]:
+    async def _fit(self, scene: PlannedScene, colour: str) -> tuple[Segment, str, str]:
+        """The clip shown whole in the area (never cropped): scaled to fit, the room it leaves filled by a
+        blurred copy of it or the mood's colour. Returns the segment, how it was made and how it was fitted."""
         assert scene.clip is not None
         info = await asyncio.to_thread(self._probe, scene.clip)
-        if _already_fitted(info, scene.frames, self.layout):
-            return Segment(scene.clip, scene.frames), "as is"
         area = self.layout.area
-        key = _part_key(scene.clip, scene.frames, self.layout)
+        blur = self.layout.filler == "blur"
+        fit = describe_fit((info.width, info.height), (area.width, area.height), "blurred" if blur else "mood-colour")
+        if _already_fitted(info, scene.frames, self.layout):
+            return Segment(scene.clip, scene.frames), "as is", fit
+        key = _part_key(scene.clip, scene.frames, self.layout, colour)
         part = self.work / "parts" / f"scene_{scene.position:02d}_{key}.mp4"
         if part.exists():
             try:
@@ -225,7 +253,7 @@ class PreviewBuilder:
                     validate_clip, part, width=area.width, height=area.height, fps=self.layout.fps,
                     min_frames=scene.frames,
                 )
-                return Segment(part, scene.frames), "reused"
+                return Segment(part, scene.frames), "reused", fit
             except InvalidClipError:
                 part.unlink()
         await prepare_clip_for_render(
@@ -235,13 +263,14 @@ class PreviewBuilder:
             width=area.width,
             height=area.height,
             fps=self.layout.fps,
-            fit="cover",
+            fit="contain_blur" if blur else "contain",
+            pad_color=f"0x{colour.lstrip('#')}",
             binary=self.settings.ffmpeg_binary,
             timeout=self.settings.ffmpeg_timeout,
             preset=self.settings.ffmpeg_preset,
             crf=self.settings.ffmpeg_crf,
         )
-        return Segment(part, scene.frames), "fitted"
+        return Segment(part, scene.frames), "fitted", fit
 
     def _subtitles(self, scene: PlannedScene) -> list[Overlay]:
         if self.font is None or not self.subtitles:
@@ -263,7 +292,7 @@ class PreviewBuilder:
             return []
         target = self.work / "stills" / "title.png"
         size = max(16, round(self.layout.height * 0.036))
-        x, y = write_text_png(title, self.font[0], band, target, size=size, max_lines=2, panel=False)
+        x, y = write_text_png(title, self.font[0], band, target, size=size, panel=False)
         return [Overlay(target, x, y)]
 
     # --- the composition ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import base64
 import io
 import logging
 import os
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,7 +139,8 @@ def _preview_notes(preview: PreviewResult) -> tuple[dict[int, str], list[str], s
         if picture.how == "card":
             by_scene[picture.scene_index] = f"shown as a card ({picture.card_reason})"
         else:
-            by_scene[picture.scene_index] = f"clip {picture.how}"
+            fit = f"; {picture.fit}" if picture.fit else ""
+            by_scene[picture.scene_index] = f"clip {picture.how}{fit}"
     build = (f"{preview.plan.total_frames} frames, {preview.plan.seconds:.1f} s at {preview.plan.fps} fps; "
              f"built in {preview.build_seconds:.1f} s (source clips {preview.clip_seconds:.1f} s); "
              f"font: {preview.font or 'none'}")
@@ -158,6 +160,8 @@ async def write_report(folder: Path, settings: Settings, *, preview: PreviewResu
     if (folder / PREVIEW_NAME).is_file():
         view.preview_src = PREVIEW_NAME
         view.poster = await asyncio.to_thread(_poster, folder / PREVIEW_NAME)
+    else:
+        view.preview_command = f"wagglebot-video preview {shlex.quote(str(folder))}"
     if preview is not None:
         by_scene, view.preview_notes, view.preview_build = _preview_notes(preview)
         for scene in scenes:

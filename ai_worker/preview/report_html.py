@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 
 from ai_worker.model.manifest import AttemptRecord, Manifest, ManifestSummary, SceneRecord, iso_time
 
+LATIN_FONTS = '"Segoe UI", Roboto, "Helvetica Neue", Arial, "Liberation Sans", "DejaVu Sans"'
+"""Digits, Latin letters and punctuation come from these: a Korean font draws ':' centred on the em box for
+Korean text (the page is lang=ko), so times and URLs looked raised. The embedded Korean font comes first
+but covers only Korean (`font_subset.KOREAN_RANGES`); the system's Korean fonts come after the Latin ones."""
 FONT_STACK = (
-    '"WaggleKR", "Noto Sans KR", "Noto Sans CJK KR", "Apple SD Gothic Neo", "Malgun Gothic", "Nanum Gothic", '
-    "system-ui, sans-serif"
+    '"WaggleKR", ' + LATIN_FONTS + ', "Noto Sans KR", "Noto Sans CJK KR", "Apple SD Gothic Neo", "Malgun Gothic", '
+    '"Nanum Gothic", system-ui, sans-serif'
 )
 CSS = """
 :root { color-scheme: light; }
@@ -47,6 +51,7 @@ table { border-collapse: collapse; width: 100%; font-size: .9rem; margin-top: 8p
 th, td { border: 1px solid #e0e3ea; padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: #f0f2f6; }
 td.error { color: #b3261e; overflow-wrap: anywhere; }
+.hint code { background: #e8ebf1; border-radius: 4px; padding: 1px 6px; overflow-wrap: anywhere; }
 ol.lines { margin: 0; padding-left: 20px; }
 .posts td a { font-weight: 600; }
 """
@@ -89,6 +94,8 @@ class ReportView:
     preview_build: str | None = None
     poster: str | None = None
     """A frame of the preview (data: URI), shown by the player before it plays."""
+    preview_command: str | None = None
+    """The command that makes the preview, said where there is none yet."""
 
 
 def mode_rule(record: SceneRecord, threshold: float) -> str:
@@ -96,7 +103,8 @@ def mode_rule(record: SceneRecord, threshold: float) -> str:
     if record.mode is None:
         return "static: no clip asked" + (f" ({record.skip_reason})" if record.skip_reason else "")
     if record.type not in ("img_text", "img_only"):
-        return f"text-to-video: a '{record.type}' scene has no image"
+        article = "an" if record.type[:1] in "aeiou" else "a"
+        return f"text-to-video: {article} '{record.type}' scene has no image"
     if record.mode == "i2v":
         return (f"image-to-video: score {record.image_score or 0:.2f} ≥ {threshold:.2f}, "
                 f"category '{record.image_category}', no wider than 3:1")
@@ -115,6 +123,11 @@ def _status(record: SceneRecord, problem: str | None) -> str:
     return "".join(badges)
 
 
+def _error_cell(error: str | None) -> str:
+    """Red only for an error; a plain dash where there is none."""
+    return f'<td class="error">{e(error)}</td>' if error else f"<td>{e(None)}</td>"
+
+
 def _attempts(attempts: Sequence[AttemptRecord]) -> str:
     if not attempts:
         return '<p class="muted">no attempts</p>'
@@ -130,7 +143,7 @@ def _attempts(attempts: Sequence[AttemptRecord]) -> str:
             f"<tr><td>{e(a.rung)}{' · ' + e(a.label) if a.label else ''}</td><td>{e(a.server)}</td>"
             f"<td>{e(a.seed)}</td><td>{e(size)}</td><td title=\"{e(why)}\">{e(p.get('num_frames'))}</td>"
             f"<td>{e(clip)}</td><td>{e(duration)}</td>"
-            f"<td>{e(iso_time(a.started_at))}</td><td class=\"error\">{e(error)}</td><td>{e(a.action)}</td></tr>"
+            f"<td>{e(iso_time(a.started_at))}</td>{_error_cell(error)}<td>{e(a.action)}</td></tr>"
         )
     head = ("<tr><th>rung</th><th>server</th><th>seed</th><th>size</th><th>frames</th><th>clip</th><th>took</th>"
             "<th>started</th><th>error</th><th>then</th></tr>")
@@ -218,11 +231,17 @@ def _page(title: str, body: str) -> str:
             f"<title>{e(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n")
 
 
+def _mood(manifest: Manifest) -> str:
+    if manifest.mood_given is None:
+        return manifest.mood
+    return f"{manifest.mood} (the post file's {manifest.mood_given!r} is not a known mood)"
+
+
 def render_report(view: ReportView) -> str:
     m = view.manifest
     header = (
         f"<header><h1>{e(m.title)}</h1>"
-        f'<p class="meta">post {e(m.post_id)} · mood {e(m.mood)} · updated {e(iso_time(m.updated_at))}</p>'
+        f'<p class="meta">post {e(m.post_id)} · mood {e(_mood(m))} · updated {e(iso_time(m.updated_at))}</p>'
         f'<p class="meta">backend <b>{e(m.backend)}</b> — {e(m.backend_reason)}</p>'
         f"{_counts(view.summary)}"
     )
@@ -237,6 +256,9 @@ def render_report(view: ReportView) -> str:
         poster = f' poster="{view.poster}"' if view.poster else ""
         preview = (f'<section class="preview"><video controls preload="metadata" src="{e(view.preview_src)}"{poster}>'
                    f"</video><div><h2>Preview</h2>{build}<ul>{notes}</ul></div></section>")
+    elif view.preview_command:
+        preview = (f'<section class="hint"><h2>Preview</h2><p>No preview yet. To make one (9:16, subtitles, '
+                   f"narration), run <code>{e(view.preview_command)}</code>, then open this page again.</p></section>")
     scenes = "".join(_scene(s, view.threshold) for s in view.scenes)
     return _page(f"{m.title} — report", f"{header}{preview}<section class=\"scenes\">{scenes}</section>")
 

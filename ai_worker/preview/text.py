@@ -13,7 +13,6 @@ says so.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps, Unidentified
 
 from ai_worker.images.normalize import upright_rgb
 from ai_worker.preview.plan import Box
+from ai_worker.preview.text_layout import FontSet, find_emoji_font, fit_lines, package_file
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,11 @@ PACKAGED_FONTS: tuple[tuple[str, str], ...] = (
 )
 """(package, file inside it): found without importing the package."""
 MAX_IMAGE_PIXELS = 64_000_000
+MAX_LINES = 2
+"""Subtitles and titles take at most two lines (a third covers the picture on a phone)."""
 TEXT = (255, 255, 255, 255)
 OUTLINE = (0, 0, 0, 255)
 PANEL = (0, 0, 0, 150)
-
-
-def _package_file(package: str, relative: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / relative
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _glyph(font: FontType, char: str) -> bytes:
@@ -80,7 +71,7 @@ def font_candidates(configured: Path | None) -> Iterable[tuple[Path, str]]:
     if configured is not None:
         yield configured, "PREVIEW_FONT"
     for package, relative in PACKAGED_FONTS:
-        found = _package_file(package, relative)
+        found = package_file(package, relative)
         if found is not None:
             yield found, f"pip package {package.replace('_', '-')}"
     for name in SYSTEM_FONTS:
@@ -98,64 +89,44 @@ def find_korean_font(configured: Path | None = None) -> tuple[Path, str] | None:
     return None
 
 
-def _font(path: Path, size: int) -> FontType:
-    return ImageFont.truetype(str(path), size)
+def _block_metrics(size: int) -> tuple[int, int, int]:
+    """Outline width, line spacing and panel padding for text of `size` px."""
+    return max(2, size // 14), int(size * 0.3), int(size * 0.45)
 
 
-def wrap_text(text: str, font: FontType, max_width: float) -> list[str]:
-    """Break `text` into lines no wider than `max_width`: at spaces, and inside a word only when the word
-    alone is too wide (Korean lines often are one long phrase)."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}" if current else word
-        if font.getlength(candidate) <= max_width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-            current = ""
-        for ch in word:
-            if font.getlength(current + ch) > max_width and current:
-                lines.append(current)
-                current = ""
-            current += ch
-    if current:
-        lines.append(current)
-    return lines
+def _block_height(lines: int, size: int) -> int:
+    stroke, spacing, pad = _block_metrics(size)
+    return (size + spacing) * max(1, lines) - spacing + 2 * (pad + stroke)
 
 
 def render_text_block(
-    text: str, font_path: Path, box: Box, *, size: int, max_lines: int = 3, panel: bool = True
+    text: str, font_path: Path, box: Box, *, size: int, max_lines: int = MAX_LINES, panel: bool = True
 ) -> Image.Image:
-    """Centred, wrapped, outlined white text on a translucent panel, at most `box` wide; the font shrinks
-    until the text fits in `max_lines` lines."""
-    while True:
-        font = _font(font_path, size)
-        lines = wrap_text(text, font, box.width * 0.92)
-        stroke = max(2, size // 14)
-        spacing = int(size * 0.3)
-        line_height = size + spacing
-        pad = int(size * 0.45)
-        needed = line_height * max(1, len(lines)) - spacing + 2 * (pad + stroke)
-        if size <= 16 or (len(lines) <= max_lines and needed <= box.height):
-            break
-        size = max(16, int(size * 0.88))
-    width = int(max((font.getlength(line) for line in lines), default=0)) + 2 * (pad + stroke)
-    height = line_height * max(1, len(lines)) - spacing + 2 * (pad + stroke)
+    """Centred, wrapped, outlined white text on a translucent panel, at most `box` wide: at most
+    `max_lines` lines at a readable size, cut with an ellipsis when longer (`text_layout.fit_lines`);
+    emoji in the emoji font."""
+    fonts = FontSet(font_path, find_emoji_font(), size)
+    lines, fonts = fit_lines(
+        text, fonts, box.width * 0.92, max_lines, lambda count, at: _block_height(count, at) <= box.height
+    )
+    size = fonts.size
+    stroke, spacing, pad = _block_metrics(size)
+    line_height = size + spacing
+    width = int(max((fonts.width(line) for line in lines), default=0)) + 2 * (pad + stroke)
+    height = _block_height(len(lines), size)
     image = Image.new("RGBA", (max(2, width), max(2, height)), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     if panel:
         draw.rounded_rectangle((0, 0, image.width - 1, image.height - 1), radius=pad, fill=PANEL)
     for number, line in enumerate(lines):
         y = pad + stroke + number * line_height
-        x = (image.width - font.getlength(line)) / 2
-        draw.text((x, y), line, font=font, fill=TEXT, stroke_width=stroke, stroke_fill=OUTLINE)
+        x = (image.width - fonts.width(line)) / 2
+        fonts.draw(draw, (x, y), line, fill=TEXT, stroke_width=stroke, stroke_fill=OUTLINE)
     return image
 
 
 def write_text_png(
-    text: str, font_path: Path, box: Box, target: Path, *, size: int, max_lines: int = 3, panel: bool = True
+    text: str, font_path: Path, box: Box, target: Path, *, size: int, max_lines: int = MAX_LINES, panel: bool = True
 ) -> tuple[int, int]:
     """Write the text block as a PNG; return where its top-left corner goes so it is centred in `box`."""
     image = render_text_block(text, font_path, box, size=size, max_lines=max_lines, panel=panel)

@@ -39,6 +39,8 @@ class RungView:
     steps: int
     cfg: float
     model: str
+    recipe: str | None = None
+    """The rung's recipe (`model.recipes`): its number of passes is part of a job's kind."""
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ Pure: the orchestration's `Scheduler` with the workflow's clock; no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from ai_worker.model.backend import ModelVariant
 from ai_worker.model.failure import FailureKind
+from ai_worker.model.recipes import RECIPES, RecipeName, recipe_rung
 from ai_worker.orchestration.ladder import Rung
 from ai_worker.orchestration.scheduler import Clock, Job, Scheduler, Server
 from ai_worker.service.messages import PoolConfig, RungView, Ticket
@@ -25,8 +27,9 @@ class ServerSnapshot:
     switches: int
     failures: int
     benched_until: float | None
-    recheck_failed: bool
-    blocked: list[list[str]]
+    failed_rechecks: int
+    blocked: list[list[str | int]]
+    """[mode, model, passes, message] per blocked job kind."""
     last_error: str | None
 
 
@@ -51,13 +54,15 @@ class PoolSnapshot:
 
 
 def rung_of(view: RungView) -> Rung:
+    recipe = (recipe_rung(cast(RecipeName, view.recipe), view.number, steps=view.steps, cfg=view.cfg)
+              if view.recipe in RECIPES else None)
     return Rung(view.number, view.label, view.simplified_prompt, view.width, view.height, view.num_frames,
-                view.steps, view.cfg, _model(view.model) or "full")
+                view.steps, view.cfg, _model(view.model) or "full", recipe)
 
 
 def view_of(rung: Rung) -> RungView:
     return RungView(rung.number, rung.label, rung.simplified_prompt, rung.width, rung.height, rung.num_frames,
-                    rung.steps, rung.cfg, rung.model)
+                    rung.steps, rung.cfg, rung.model, rung.recipe.recipe if rung.recipe else None)
 
 
 class PoolState:
@@ -74,8 +79,8 @@ class PoolState:
         for saved in snapshot.servers:
             server = self.scheduler.add_server(saved.name, slots=saved.slots, model=_model(saved.model))
             server.switches, server.failures = saved.switches, saved.failures
-            server.benched_until, server.recheck_failed = saved.benched_until, saved.recheck_failed
-            server.blocked = {("i2v" if b[0] == "i2v" else "t2v", _model(b[1]) or "full"): b[2]
+            server.benched_until, server.failed_rechecks = saved.benched_until, saved.failed_rechecks
+            server.blocked = {("i2v" if b[0] == "i2v" else "t2v", _model(str(b[1])) or "full", int(b[2])): str(b[3])
                               for b in saved.blocked}
             server.last_error = saved.last_error
         by_name = {s.name: s for s in self.scheduler.servers}
@@ -149,8 +154,9 @@ class PoolState:
 
     def snapshot(self) -> PoolSnapshot:
         servers = [
-            ServerSnapshot(s.name, s.slots, s.model, s.switches, s.failures, s.benched_until, s.recheck_failed,
-                           [[mode, model, message] for (mode, model), message in s.blocked.items()], s.last_error)
+            ServerSnapshot(s.name, s.slots, s.model, s.switches, s.failures, s.benched_until, s.failed_rechecks,
+                           [[mode, model, passes, message] for (mode, model, passes), message in s.blocked.items()],
+                           s.last_error)
             for s in self.scheduler.servers
         ]
         jobs = [

@@ -88,8 +88,9 @@ def test_run_makes_probed_clips_for_every_example(small_env: Path, example: Path
         assert (info.width, info.height, info.frames, info.fps) == (
             asked["width"], asked["height"], asked["num_frames"], 12.0
         )
-        if record.mode == "t2v":
-            assert (info.width, info.height) == (256, 160)
+        if record.mode == "t2v":  # VIDEO_RESOLUTION 256x160 snapped to the two-stage recipe's 64
+            assert (info.width, info.height) == (256, 128)
+        assert done.params["recipe"] == "distilled-two-stage" and len(done.params["stages"]) == 2  # type: ignore[arg-type]
         assert info.codec == "h264" and not info.has_audio
         assert Path(record.clip_path).resolve().is_relative_to(out.resolve())
     original = [line_text(line) for scene in post["scenes"] for line in scene["text_lines"]]

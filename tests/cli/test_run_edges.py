@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ai_worker.core.run_lock import post_lock
 from ai_worker.model.scene import line_text
 from tests.cli.test_run import _closed_port, _invoke, _manifest, _post_file, small_env
 
@@ -73,10 +74,10 @@ def test_comfyui_backend_without_a_healthy_server_exits_3_at_once(
     code, output = _invoke("run", str(post), "--out", str(out), "--backend", "comfyui")
     assert code == 3, output
     (line,) = _lines(output)
-    assert "no ComfyUI server is healthy" in line
+    assert "--backend comfyui but no ComfyUI server is healthy" in line and "VIDEO_BACKEND" not in line
     assert f"{first} (ConnectError" in line and f"{second} (ConnectError" in line
     assert "backend:" not in output  # the header never claims ComfyUI was chosen
-    assert not (out / "t_post").exists() and not (out / "tmp" / "vid_img_cache_t_post").exists()
+    assert not out.exists()  # nothing was made: no empty --out folder is left behind
 
 
 def test_video_backend_setting_is_used_when_no_option_is_given(
@@ -85,7 +86,7 @@ def test_video_backend_setting_is_used_when_no_option_is_given(
     post = _post_file(small_env, [{"type": "intro", "text_lines": ["하나"]}])
     monkeypatch.setenv("VIDEO_BACKEND", "comfyui")
     code, output = _invoke("run", str(post), "--out", str(small_env / "out"))
-    assert code == 3 and "no ComfyUI server is healthy" in output
+    assert code == 3 and "VIDEO_BACKEND=comfyui but no ComfyUI server is healthy" in output
     code, output = _invoke("run", str(post), "--out", str(small_env / "out"), "--backend", "local")
     assert code == 0, output  # the option wins over the setting
     monkeypatch.setenv("VIDEO_BACKEND", "local")
@@ -145,3 +146,45 @@ def test_rejected_scenes_keep_their_lines_in_the_manifest(small_env: Path) -> No
     assert passwd.mode == "t2v" and passwd.image_path is None
     assert passwd.input_error and "absolute" in passwd.input_error
     assert len(manifest.input_errors) == 3
+
+
+def test_a_failing_ffmpeg_exits_3_and_keeps_every_line(small_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # FFmpeg runs and fails: every scene fails and is merged away, and the run still says no clip was made.
+    monkeypatch.setenv("FFMPEG_BINARY", "/bin/false")
+    scenes: list[dict[str, object]] = [{"type": "intro", "text_lines": ["하나"]},
+                                       {"type": "text_only", "text_lines": ["둘"]},
+                                       {"type": "outro", "text_lines": ["셋", "넷"]}]
+    post = _post_file(small_env, scenes)
+    out = small_env / "out"
+    code, output = _invoke("run", str(post), "--out", str(out), "--backend", "local")
+    assert code == 3, output
+    assert "no clip was made: 3 scene(s) asked for one and none got it" in _lines(output)[-1]
+    manifest = _manifest(out / "t_post")
+    assert [line_text(line) for s in manifest.final_scenes for line in s.text_lines] == ["하나", "둘", "셋", "넷"]
+
+
+def test_a_second_run_of_a_busy_post_is_refused_with_exit_2(small_env: Path) -> None:
+    post = _post_file(small_env, [{"type": "intro", "text_lines": ["하나"]}])
+    out = small_env / "out"
+    with post_lock(out / "t_post"):  # another run is writing this post
+        code, output = _invoke("run", str(post), "--out", str(out), "--backend", "local")
+    assert code == 2, output
+    assert "another run" in _lines(output)[-1] and "is writing this post" in _lines(output)[-1]
+    assert not (out / "t_post" / "manifest.json").exists()
+
+
+def test_a_killed_runs_half_written_files_are_removed_by_the_next_run(small_env: Path) -> None:
+    post = _post_file(small_env, [{"type": "intro", "text_lines": ["하나"]}])
+    out = small_env / "out"
+    left = [out / "t_post" / "clips" / ".scene_00_ab.1a2b3c4d.part.mp4",
+            out / "t_post" / ".manifest.9f8e7d6c.part.json",
+            out / "t_post" / "clips" / ".scene_01_cd_r1.5e6f7a8b.init.png",
+            out / "tmp" / "vid_img_cache_t_post" / ".a1b2.0f0f0f0f.part.jpg"]
+    kept = [out / "t_post" / "notes.part.txt", out / "t_post" / "mine.init.png"]  # not ours: not hidden
+    for path in [*left, *kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    code, output = _invoke("run", str(post), "--out", str(out), "--backend", "local")
+    assert code == 0, output
+    assert [p for p in left if p.exists()] == []
+    assert all(p.read_bytes() == b"half" for p in kept)

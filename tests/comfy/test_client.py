@@ -7,6 +7,7 @@ import copy
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from ai_worker.core.errors import (
 )
 from ai_worker.media.probe import validate_clip
 from ai_worker.model.backend import ClipRequest, GenerationHooks, ModelVariant, ProgressEvent, VideoGenerator
+from ai_worker.model.recipes import recipe_rung
 from config.settings import Settings
 from tests.fakes.fake_comfyui import DATA_DIR, FakeComfyUI
 
@@ -252,11 +254,33 @@ async def test_i2v_uploads_a_transparent_picture_on_white(
 async def test_upscale_variant_renders_the_final_size(server: FakeComfyUI, make_client: ClientFactory,
                                                       tmp_path: Path) -> None:
     client = make_client()
-    result = await client.generate_t2v_with_upscale(make_request(tmp_path, model="distilled", size=128))
+    rung = recipe_rung("distilled-two-stage", 1, steps=20, cfg=3.5)
+    request = replace(make_request(tmp_path, model="distilled", size=128), recipe="distilled-two-stage",
+                      stages=rung.stages_at(128, 128))
+    result = await client.generate_t2v(request)
     validate_clip(result.path, width=128, height=128, min_frames=9)
-    classes = {node["class_type"] for node in server.submitted[0]["prompt"].values()}
-    assert "LTXVLatentUpsampler" in classes
+    graph = server.submitted[0]["prompt"]
+    assert graph["20"]["inputs"]["width"] == 128  # the final size; stage 1 runs at half of it
+    assert {node["class_type"] for node in graph.values()} >= {"LTXVLatentUpsampler", "ImageScaleBy"}
     assert client.loaded_model == "distilled"
+
+
+async def test_dev_two_stage_image_to_video_conditions_both_stages(
+    server: FakeComfyUI, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (160, 128), (30, 90, 150)).save(image)
+    rung = recipe_rung("dev-two-stage", 1, steps=20, cfg=3.5)
+    request = replace(make_request(tmp_path, size=128, init_image=image), recipe="dev-two-stage",
+                      stages=rung.stages_at(128, 128))
+    result = await make_client().generate_i2v(request)
+    validate_clip(result.path, width=128, height=128, min_frames=9)
+    graph = server.submitted[0]["prompt"]
+    inplace = [node for node in graph.values() if node["class_type"] == "LTXVImgToVideoInplace"]
+    assert len(inplace) == 2 and all(node["inputs"]["strength"] == request.strength for node in inplace)
+    [lora] = [node for node in graph.values() if node["class_type"] == "LoraLoaderModelOnly"]
+    assert lora["inputs"]["lora_name"] == "ltx-2-19b-distilled-lora-384.safetensors"
+    assert graph["7"]["inputs"]["steps"] == 2 and graph["9"]["inputs"]["cfg"] == 3.5  # the request's stage 1
 
 
 # --- validation -------------------------------------------------------------------------------------------

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
+from ai_worker.comfy.workflow_names import LADDER_WORKFLOWS, TWO_STAGE_WORKFLOWS
 from ai_worker.comfy.workflow_sets import DEFAULT_WORKFLOW_SET, all_sets, parse_version, workflow_set
 from ai_worker.comfy.workflows import (
-    LADDER_WORKFLOWS,
-    UPSCALE_WORKFLOW,
     build_params,
     load_workflow,
     neutralise_prompt,
@@ -20,12 +19,13 @@ from ai_worker.comfy.workflows import (
     patch_workflow,
     text_encoder_for,
 )
+from ai_worker.doctor.workflow_set import expected_files
 from ai_worker.model.backend import ClipRequest
 from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "fakes" / "data"
-ALL = (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW)
+ALL = (*LADDER_WORKFLOWS, *TWO_STAGE_WORKFLOWS)
 
 
 def settings_for(set_name: str, **overrides: Any) -> Settings:
@@ -44,6 +44,7 @@ def request(prompt: str, negative: str = "blurry") -> ClipRequest:
 def test_custom_nodes_of_a_set_are_exactly_its_packs(set_name: str) -> None:
     # python_module in a real server's /object_info says which classes come from custom_nodes/.
     info: dict[str, Any] = json.loads((DATA / "doctor_object_info_ltx.json").read_text(encoding="utf-8"))
+    info.update(json.loads((DATA / "object_info_ltx_v080.json").read_text(encoding="utf-8")))  # LoraLoaderModelOnly
     wset = workflow_set(set_name)
     used = set().union(*(load_workflow(name, set_name=set_name).node_classes() for name in ALL))
     custom = {cls for cls in used if str(info[cls]["python_module"]).startswith("custom_nodes.")}
@@ -74,7 +75,7 @@ def test_core_set_uses_the_core_text_encoder_loader() -> None:
     graph = patch_workflow(load_workflow("t2v_ltx2.json"),
                            params_for(load_workflow("t2v_ltx2.json"), build_params(request("x"), settings_for("core"))))
     assert graph["2"]["inputs"] == {"text_encoder": "gemma_3_12B_it_fp4_mixed.safetensors",
-                                    "ckpt_name": "ltx-2-19b-dev-fp8.safetensors"}
+                                    "ckpt_name": "ltx-2-19b-dev-fp8.safetensors", "device": "default"}
 
 
 @pytest.mark.parametrize("set_name", sorted(all_sets()))
@@ -154,23 +155,29 @@ def _dockerfile_args() -> dict[str, str]:
 def test_dockerfile_and_compose_pin_the_default_sets_sources() -> None:
     args = _dockerfile_args()
     compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
-    sources = {source.build_arg: source for wset in all_sets().values() for source in wset.sources()}
+    # The default set's ComfyUI and every node pack of every set are the defaults; the ltxvideo set's older
+    # ComfyUI is a build argument away, and the Dockerfile says which.
+    default = workflow_set(DEFAULT_WORKFLOW_SET)
+    sources = {source.build_arg: source for wset in all_sets().values() for source in wset.node_packs_sources()}
+    sources["COMFYUI_REF"] = default.comfyui
     assert set(sources) == {"COMFYUI_REF", "VHS_REF", "LTXV_REF"}
     for arg, source in sources.items():
         assert args[arg] == source.commit, arg
         assert f"{arg}: ${{{arg}:-{source.commit}}}" in compose, arg
         repo_arg = arg.replace("_REF", "_REPO")
         assert args[repo_arg] == source.repo, repo_arg
-    assert sources["COMFYUI_REF"].commit.startswith("3cd7b32f")  # ComfyUI 0.8.0
+    assert sources["COMFYUI_REF"].commit.startswith("2f35f4a0")  # ComfyUI v0.33.0
+    ltxvideo = workflow_set("ltxvideo").comfyui
+    assert ltxvideo.commit.startswith("3cd7b32f")  # ComfyUI 0.8.0
+    assert f"--build-arg COMFYUI_REF={ltxvideo.commit}" in (ROOT / "Dockerfile.comfyui").read_text(encoding="utf-8")
 
 
 def test_healthcheck_and_docs_name_the_default_sets_files() -> None:
     dockerfile = (ROOT / "Dockerfile.comfyui").read_text(encoding="utf-8")
     docs = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
-    default = workflow_set(DEFAULT_WORKFLOW_SET)
-    for model in default.models:
-        if not model.optional:
-            assert f"{model.folder}/{model.default}" in dockerfile, model.default
+    for file in expected_files(Settings(_env_file=None)):  # what the default set and recipe need
+        if not file.optional:
+            assert f"{file.folder}/{file.name}" in dockerfile, file.name
     for wset in all_sets().values():
         for model in wset.models:
             assert f"`{model.default}`" in docs, model.default

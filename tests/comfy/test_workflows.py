@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
+from ai_worker.comfy.workflow_names import LADDER_WORKFLOWS, TWO_STAGE_WORKFLOWS, workflow_name_for
 from ai_worker.comfy.workflow_sets import BUNDLED_WORKFLOW_DIR, all_sets
 from ai_worker.comfy.workflows import (
-    LADDER_WORKFLOWS,
     MODEL_FILE_INPUTS,
     STANDARD_PARAMETERS,
-    UPSCALE_WORKFLOW,
     Workflow,
     apply_params,
     build_params,
@@ -19,14 +18,13 @@ from ai_worker.comfy.workflows import (
     model_params,
     params_for,
     patch_workflow,
-    workflow_name_for,
 )
 from ai_worker.core.errors import WorkflowError
 from ai_worker.model.backend import ClipRequest
 from config.settings import Settings
 
 DATA = Path(__file__).resolve().parent.parent / "fakes" / "data"
-ALL_WORKFLOWS = (*LADDER_WORKFLOWS, UPSCALE_WORKFLOW)
+ALL_WORKFLOWS = (*LADDER_WORKFLOWS, *TWO_STAGE_WORKFLOWS)
 LTXV = "ltxvideo"
 """The exact-graph tests below pin the spec's LTXVideo set; the core set has its own tests."""
 SET_WORKFLOWS = [(set_name, name) for set_name in all_sets() for name in ALL_WORKFLOWS]
@@ -40,7 +38,14 @@ NEG = "blurry, low quality, still frame, frames, watermark, overlay, titles, has
 def object_info() -> dict[str, Any]:
     # /object_info of ComfyUI 0.8.0 + ComfyUI-LTXVideo + VHS for the nodes LTX-2 graphs use.
     data: dict[str, Any] = json.loads((DATA / "doctor_object_info_ltx.json").read_text(encoding="utf-8"))
+    # LoraLoaderModelOnly (dev-two-stage) from the same server version's capture.
+    data.update(json.loads((DATA / "object_info_ltx_v080.json").read_text(encoding="utf-8")))
     return data
+
+
+NEWER_INPUTS: dict[str, Any] = json.loads((DATA / "object_info_ltx_v0330.json").read_text(encoding="utf-8"))
+"""v0.33.0's schemas: an input only a newer ComfyUI knows (LTXAVTextEncoderLoader's `device`) is ignored by
+0.8.0, by its source, so it is no problem there."""
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -111,6 +116,8 @@ def schema_problems(graph: dict[str, Any], object_info: dict[str, Any]) -> list[
             vhs_extras = {extra[0]: extra for extra in formats.get(inputs.get("format"), [])}
         for name, value in inputs.items():
             spec = _spec(object_info, cls, name)
+            if spec is None and _spec(NEWER_INPUTS, cls, name) is not None:
+                continue
             if spec is None:
                 if name in vhs_extras:
                     extra = vhs_extras[name]
@@ -253,7 +260,7 @@ def test_node_classes_and_model_files() -> None:
         "gemma_path": {GEMMA},
         "model_name": {"ltx-2-spatial-upscaler-x2-1.0.safetensors"},
     }
-    patched = apply_params(upscale, model_params("distilled", make_settings()))
+    patched = apply_params(upscale, params_for(upscale, model_params("distilled", make_settings())))
     assert patched.model_files() == {
         "ckpt_name": {"distilled.safetensors"},
         "ltxv_path": {"distilled.safetensors"},
@@ -423,6 +430,7 @@ def test_build_params_exact() -> None:
         "text_encoder": "gemma/model-00001-of-00005.safetensors",
         "filename_prefix": "wagglebot/scene_03_attempt_2",
         "upscale_model": "up.safetensors",
+        "distilled_lora": "ltx-2-19b-distilled-lora-384.safetensors",
     }
     distilled = build_params(
         make_request(model="distilled", init_image=Path("a.png")), settings, init_image_name="a_1.png"
@@ -454,11 +462,12 @@ def test_workflow_name_for() -> None:
     assert workflow_name_for("t2v", "distilled") == "t2v_ltx2_distilled.json"
     assert workflow_name_for("i2v", "full") == "i2v_ltx2.json"
     assert workflow_name_for("i2v", "distilled") == "i2v_ltx2_distilled.json"
-    assert workflow_name_for("t2v", "distilled", upscale=True) == "t2v_ltx2_upscale.json"
-    with pytest.raises(WorkflowError, match="distilled model only"):
-        workflow_name_for("t2v", "full", upscale=True)
-    with pytest.raises(WorkflowError, match="text-to-video"):
-        workflow_name_for("i2v", "distilled", upscale=True)
+    assert workflow_name_for("t2v", "distilled", two_stage=True) == "t2v_ltx2_upscale.json"
+    assert workflow_name_for("i2v", "distilled", two_stage=True) == "i2v_ltx2_upscale.json"
+    assert workflow_name_for("t2v", "full", two_stage=True) == "t2v_ltx2_dev_upscale.json"
+    assert workflow_name_for("i2v", "full", two_stage=True) == "i2v_ltx2_dev_upscale.json"
+    with pytest.raises(WorkflowError, match="no workflow"):
+        workflow_name_for("v2v", "full")  # type: ignore[arg-type]
 
 
 # --- user folder and bad files ---------------------------------------------------------------------------------

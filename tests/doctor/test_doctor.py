@@ -28,6 +28,8 @@ GEMMA = "gemma-3-12b-it-qat-q4_0-unquantized/model-00001-of-00005.safetensors"
 def captured_object_info() -> dict[str, Any]:
     # /object_info of ComfyUI 0.8.0 + ComfyUI-LTXVideo + VHS (placeholder model files), LTX-2 nodes only.
     data: dict[str, Any] = json.loads((DATA / "doctor_object_info_ltx.json").read_text(encoding="utf-8"))
+    data.update({"LoraLoaderModelOnly": json.loads((DATA / "object_info_ltx_v080.json").read_text(
+        encoding="utf-8"))["LoraLoaderModelOnly"]})  # the same version's core node, from its own capture
     return data
 
 
@@ -53,6 +55,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "video_output_dir": tmp_path / "videos",
         # The captured server had ComfyUI-LTXVideo's Gemma folder, so most tests check the `ltxvideo` set.
         "comfyui_workflow_set": "ltxvideo",
+        # The seed's recipe: these tests check its four single-pass graphs.
+        "video_recipe": "single-pass",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -131,19 +135,18 @@ def test_combo_options() -> None:
 
 def test_object_info_against_the_capture_with_default_settings(tmp_path: Path) -> None:
     workflows, checks = doctor_workflows(make_settings(tmp_path))
-    assert all(c.ok for c in checks) and len(workflows) == 5
+    assert all(c.ok for c in checks) and len(workflows) == 4
     result = check_object_info(captured_object_info(), workflows, server="S")
     # The captured server had the dev fp8 checkpoint but the distilled one only as bf16.
     assert summary_of(result) == [
         ("S: nodes", True, False),
         ("S: model ltx-2-19b-dev-fp8.safetensors", True, False),
         ("S: model ltx-2-19b-distilled-fp8.safetensors", False, False),
-        ("S: model ltx-2-spatial-upscaler-x2-1.0.safetensors", True, False),
         (f"S: model {GEMMA}", True, False),
     ]
     missing = result[2]
     assert missing.detail == (
-        "not in models/checkpoints (used by i2v_ltx2_distilled.json, t2v_ltx2_distilled.json, t2v_ltx2_upscale.json); "
+        "not in models/checkpoints (used by i2v_ltx2_distilled.json, t2v_ltx2_distilled.json); "
         "the server lists: ltx-2-19b-dev-fp8.safetensors, ltx-2-19b-dev.safetensors, ltx-2-19b-distilled.safetensors"
     )
     assert missing.fix == (
@@ -168,7 +171,7 @@ def test_missing_custom_nodes_say_what_to_install(tmp_path: Path) -> None:
     assert (nodes.name, nodes.ok, nodes.optional) == ("ComfyUI: nodes", False, False)
     assert nodes.detail.startswith(
         "missing node classes: LTXVGemmaCLIPModelLoader (used by t2v_ltx2.json, t2v_ltx2_distilled.json, "
-        "i2v_ltx2.json, i2v_ltx2_distilled.json, t2v_ltx2_upscale.json); LTXVScheduler (used by t2v_ltx2.json, "
+        "i2v_ltx2.json, i2v_ltx2_distilled.json); LTXVScheduler (used by t2v_ltx2.json, "
         "i2v_ltx2.json); VHS_VideoCombine"
     )
     assert nodes.fix == (
@@ -179,23 +182,22 @@ def test_missing_custom_nodes_say_what_to_install(tmp_path: Path) -> None:
     )
 
 
-def test_problems_only_in_the_upscale_workflow_are_warnings(tmp_path: Path) -> None:
+def test_the_upscaler_is_checked_only_for_a_two_stage_recipe(tmp_path: Path) -> None:
     info = captured_object_info()
     del info["LTXVLatentUpsampler"]
-    workflows, _ = doctor_workflows(make_settings(tmp_path, video_model_distilled="ltx-2-19b-distilled.safetensors"))
-    result = check_object_info(info, workflows)
-    failed = [(c.name, c.optional) for c in result if not c.ok]
-    assert failed == [("ComfyUI: nodes", True)]
-    # the upscaler file missing is a warning too
-    info = captured_object_info()
     info["LatentUpscaleModelLoader"]["input"]["required"]["model_name"][1]["options"] = []
-    result = check_object_info(info, workflows)
-    failed_checks = [c for c in result if not c.ok]
-    assert [(c.name, c.optional) for c in failed_checks] == [
-        ("ComfyUI: model ltx-2-spatial-upscaler-x2-1.0.safetensors", True)
-    ]
-    assert "the server lists: nothing" in failed_checks[0].detail
-    assert DoctorReport(tuple(result)).ok
+    distilled = "ltx-2-19b-distilled.safetensors"
+    workflows, _ = doctor_workflows(make_settings(tmp_path, video_model_distilled=distilled))
+    assert all(c.ok for c in check_object_info(info, workflows))  # single-pass never loads it
+    workflows, _ = doctor_workflows(make_settings(tmp_path, video_model_distilled=distilled,
+                                                  video_recipe="distilled-two-stage"))
+    assert [w.name for w in workflows] == ["t2v_ltx2_distilled.json", "i2v_ltx2_distilled.json",
+                                           "t2v_ltx2_upscale.json", "i2v_ltx2_upscale.json"]
+    failed = [c for c in check_object_info(info, workflows) if not c.ok]
+    assert [(c.name, c.optional) for c in failed] == [
+        ("ComfyUI: nodes", False), ("ComfyUI: model ltx-2-spatial-upscaler-x2-1.0.safetensors", False)]
+    assert "the server lists: nothing" in failed[1].detail
+    assert not DoctorReport(tuple(failed)).ok
 
 
 def test_gemma_fix_names_the_folder_and_windows_paths_match(tmp_path: Path) -> None:
@@ -213,7 +215,6 @@ def test_workflow_problems_are_reported(tmp_path: Path) -> None:
     user = tmp_path / "wf"
     user.mkdir()
     (user / "i2v_ltx2.json").write_text("{broken", encoding="utf-8")
-    (user / "t2v_ltx2_upscale.json").write_text("[]", encoding="utf-8")
     workflows, checks = doctor_workflows(make_settings(tmp_path, comfyui_workflow_dir=user))
     assert [w.name for w in workflows] == ["t2v_ltx2.json", "t2v_ltx2_distilled.json", "i2v_ltx2_distilled.json"]
     assert summary_of(checks) == [
@@ -221,7 +222,6 @@ def test_workflow_problems_are_reported(tmp_path: Path) -> None:
         ("workflow t2v_ltx2_distilled.json", True, False),
         ("workflow i2v_ltx2.json", False, False),
         ("workflow i2v_ltx2_distilled.json", True, False),
-        ("workflow t2v_ltx2_upscale.json", False, True),
     ]
     assert "not JSON" in checks[2].detail
     # model files come from settings, per model variant
@@ -292,10 +292,34 @@ async def test_run_doctor_missing_model_and_ollama_model(tmp_path: Path) -> None
         server.models.discard("ltx-2-19b-dev-fp8.safetensors")
         report = await run_doctor(make_settings(tmp_path, comfyui_url=[server.url], ollama_host=ollama.url))
     assert [c.name for c in report.failures] == [f"ComfyUI {server.url}: model ltx-2-19b-dev-fp8.safetensors"]
+    # what each generation can run is information: warnings (the fake is a 0.8.0 without the dev checkpoint)
+    generations = [c for c in report.warnings if ": generation " in c.name]
+    assert [(c.name.rsplit(": ", 1)[1], c.detail.split(";")[0]) for c in generations] == [
+        ("generation ltx-2", "runs distilled-two-stage"),
+        ("generation ltx-2.3", "LTX-2.3 22B (Lightricks/LTX-2.3) needs ComfyUI 0.16.0 or newer")]
     # prompts fall back without the LLM: a warning, not a failure
-    assert [c.name for c in report.warnings] == ["Ollama model qwen2.5:14b"]
-    assert report.warnings[0].fix.startswith("ollama pull qwen2.5:14b")
-    assert "fall back" in report.warnings[0].fix
+    llm_warnings = [c for c in report.warnings if c not in generations]
+    assert [c.name for c in llm_warnings] == ["Ollama model qwen2.5:14b"]
+    assert llm_warnings[0].fix.startswith("ollama pull qwen2.5:14b")
+    assert "fall back" in llm_warnings[0].fix
+
+
+async def test_smoke_does_not_report_an_unreachable_server_again(tmp_path: Path) -> None:
+    down = closed_port_url()
+    report = await run_doctor(make_settings(tmp_path, comfyui_url=[down]), smoke_dir=tmp_path / "smoke")
+    mentions = [c.name for c in report.failures + report.warnings if down in c.name]
+    assert mentions == [f"ComfyUI {down}: reachable"]
+
+
+async def test_a_local_only_setup_passes_and_says_comfyui_is_not_used(tmp_path: Path) -> None:
+    # No ComfyUI anywhere (the URL is a closed port), no Ollama: the local backend needs neither.
+    settings = make_settings(tmp_path, video_backend="local")
+    report = await run_doctor(settings, smoke_dir=tmp_path / "smoke")
+    assert report.ok, [(c.name, c.detail) for c in report.failures]
+    comfy = [c for c in report.checks if c.name == "ComfyUI"]
+    assert len(comfy) == 1 and comfy[0].ok and "not used" in comfy[0].detail
+    assert not any("workflow" in c.name or "http" in c.name for c in report.checks)
+    assert any(c.name.startswith("FFmpeg") and c.ok for c in report.checks)
 
 
 # --- the CLI ---------------------------------------------------------------------------------------------------
@@ -327,6 +351,12 @@ def test_cli_exit_code_and_fixes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("COMFYUI_URL", "ftp://nope")
     result = CliRunner().invoke(app, [], env={"COLUMNS": "200"})
     assert result.exit_code == 2 and "settings are invalid" in result.output
+
+    monkeypatch.setenv("COMFYUI_URL", closed_port_url())
+    monkeypatch.setenv("VIDEO_BACKEND", "local")
+    result = CliRunner().invoke(app, ["--smoke"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "ComfyUI is not used" in result.output or "not used: VIDEO_BACKEND=local" in result.output
 
 
 def test_report_table_and_summary_text() -> None:
@@ -414,14 +444,19 @@ def test_node_packs_of_the_set() -> None:
 def test_model_sizes_from_the_experiment_models_listing(tmp_path: Path) -> None:
     from ai_worker.doctor.workflow_set import check_model_sizes, expected_files
 
-    settings = make_settings(tmp_path, comfyui_workflow_set="core")
+    settings = make_settings(tmp_path, comfyui_workflow_set="core", video_recipe="distilled-two-stage")
     expected = expected_files(settings)
     assert [(f.folder, f.name, f.optional) for f in expected] == [
-        ("checkpoints", "ltx-2-19b-dev-fp8.safetensors", False),
+        ("checkpoints", "ltx-2-19b-dev-fp8.safetensors", True),  # the default recipe runs no dev model
         ("checkpoints", "ltx-2-19b-distilled-fp8.safetensors", False),
         ("text_encoders", "gemma_3_12B_it_fp4_mixed.safetensors", False),
-        ("latent_upscale_models", "ltx-2-spatial-upscaler-x2-1.0.safetensors", True),
+        ("latent_upscale_models", "ltx-2-spatial-upscaler-x2-1.0.safetensors", False),
+        ("loras", "ltx-2-19b-distilled-lora-384.safetensors", True),
     ]
+    single = expected_files(make_settings(tmp_path, video_recipe="single-pass"))
+    assert [f.optional for f in single] == [False, False, False, True, True]
+    dev = expected_files(make_settings(tmp_path, video_recipe="dev-two-stage"))
+    assert [f.optional for f in dev] == [False, False, False, False, False]
     # The shape GET /experiment/models/{folder} answered on the real 0.8.0 server.
     listings: dict[str, list[Any] | None] = {
         "checkpoints": [{"name": "ltx-2-19b-dev-fp8.safetensors", "pathIndex": 0, "modified": 1.0, "created": 1.0,
@@ -429,11 +464,12 @@ def test_model_sizes_from_the_experiment_models_listing(tmp_path: Path) -> None:
                         {"name": "ltx-2-19b-distilled-fp8.safetensors", "pathIndex": 0, "size": 8}],
         "text_encoders": [{"name": "gemma_3_12B_it_fp4_mixed.safetensors", "size": 115991466}],
         "latent_upscale_models": None,
+        "loras": [],
     }
     checks = check_model_sizes(listings, expected, server="S")
     assert summary_of(checks) == [
         ("S: model sizes in latent_upscale_models", False, True),
-        ("S: model size ltx-2-19b-dev-fp8.safetensors", True, False),
+        ("S: model size ltx-2-19b-dev-fp8.safetensors", True, True),  # optional: the default recipe runs no dev model
         ("S: model size ltx-2-19b-distilled-fp8.safetensors", False, False),
         ("S: model size gemma_3_12B_it_fp4_mixed.safetensors", True, False),
     ]

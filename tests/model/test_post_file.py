@@ -105,7 +105,8 @@ def test_one_bad_scene_does_not_stop_the_others_and_loses_no_line(tmp_path: Path
     assert [s.type for s in post.scenes] == ["intro", "text_only", "text_only", "text_only", "text_only", "outro"]
     assert [s.source_index for s in post.scenes] == [0, 1, 2, 3, 5, 6]
     assert [s.text_lines for s in post.scenes[1:5]] == [
-        ["?", {"text": "슬라이드", "audio": "s.wav"}], ["이미지 없음"], ["42", "다음 줄"], ["목록이 아닌 한 줄"]
+        ["?", {"text": "슬라이드", "audio": str(tmp_path.resolve() / "s.wav")}], ["이미지 없음"], ["42", "다음 줄"],
+        ["목록이 아닌 한 줄"],
     ]
     messages = [str(e) for e in errors]
     assert "scene 1, field 'type': unknown scene type 'slideshow'" in messages[0]
@@ -156,3 +157,42 @@ def test_image_paths_inside_the_post_folder_are_accepted(tmp_path: Path) -> None
 def test_all_scenes_bad_is_a_file_error(tmp_path: Path) -> None:
     with pytest.raises(PostFileError, match="no usable scene"):
         load_post(_write(tmp_path, _post(scenes=[{"type": "bogus"}])))
+
+
+@pytest.mark.parametrize(
+    ("audio", "why"),
+    [
+        ("/etc/passwd", "absolute"),
+        ("~/a.wav", "home-folder"),
+        ("../a.wav", "outside the post file's folder"),
+        ("tts/../../a.wav", "outside the post file's folder"),
+        ("tts/link.wav", "outside the post file's folder"),
+    ],
+)
+def test_audio_paths_outside_the_post_folder_are_refused_by_name(tmp_path: Path, audio: str, why: str) -> None:
+    folder = tmp_path / "post"
+    (folder / "tts").mkdir(parents=True)
+    (tmp_path / "a.wav").write_bytes(b"not read")
+    (folder / "tts" / "link.wav").symlink_to(tmp_path / "a.wav")
+    scenes = [{"type": "text_only", "text_lines": ["첫 줄", {"text": "둘째 줄", "audio": audio}]},
+              {"type": "carousel", "text_lines": [{"text": "거부된 장면", "audio": audio}]}]
+    path = folder / "post.json"
+    path.write_text(json.dumps(_post(scenes=scenes), ensure_ascii=False), encoding="utf-8")
+    post, errors = load_post(path)
+    refused = [str(e) for e in errors if "audio path" in str(e)]
+    assert len(refused) == 1 and "\n" not in refused[0] and why in refused[0]
+    assert f"scene 0, field 'text_lines[1]': audio path {audio!r} refused" in refused[0]
+    first, rejected = post.scenes
+    assert first.text_lines == ["첫 줄", {"text": "둘째 줄"}] and first.input_error == refused[0]
+    assert rejected.text_lines == [{"text": "거부된 장면"}]  # a rejected scene keeps its words, not the audio
+
+
+def test_audio_paths_inside_the_post_folder_are_kept_absolute(tmp_path: Path) -> None:
+    scenes = [{"type": "text_only", "text_lines": [{"text": "a", "audio": "tts/./a.wav"}]},
+              {"type": "carousel", "text_lines": [{"text": "b", "audio": "tts/b.wav"}]}]
+    post, errors = load_post(_write(tmp_path, _post(scenes=scenes)))
+    assert not [e for e in errors if "audio path" in str(e)]
+    assert [line for s in post.scenes for line in s.text_lines] == [
+        {"text": "a", "audio": str(tmp_path.resolve() / "tts/./a.wav")},
+        {"text": "b", "audio": str(tmp_path.resolve() / "tts/b.wav")},
+    ]

@@ -25,7 +25,8 @@ from config.settings import Settings
 
 
 def _settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {"video_resolution": (1280, 720), "video_resolution_fallback": (768, 512)}
+    values: dict[str, object] = {"video_resolution": (1280, 720), "video_resolution_fallback": (768, 512),
+                                 "video_recipe": "single-pass"}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 

@@ -37,6 +37,7 @@ from ai_worker.media.local_backend import LocalBackend
 from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks
 from ai_worker.model.capabilities import slots_of
 from ai_worker.model.manifest import ManifestStore
+from ai_worker.model.recipes import DISTILLED_SIGMAS, STAGE_2_SIGMAS
 from ai_worker.model.scene import SceneDecision, line_text
 from ai_worker.orchestration.clip_plan import plan_clip
 from ai_worker.orchestration.conductor import VideoManager
@@ -221,17 +222,49 @@ async def run(
 # --- the ladder (pure) ---------------------------------------------------------------------------------------
 
 
+def _values(rungs: tuple[Rung, ...]) -> list[tuple[object, ...]]:
+    return [(r.number, r.label, r.simplified_prompt, r.width, r.height, r.num_frames, r.steps, r.cfg, r.model)
+            for r in rungs]
+
+
 def test_ladder_values_come_from_settings_and_are_snapped() -> None:
-    settings = Settings(_env_file=None)
-    assert build_ladder(settings) == (
-        Rung(1, "full", False, 1280, 704, 97, 20, 3.5, "full"),
-        Rung(2, "simplified", True, 1280, 704, 97, 20, 3.5, "full"),
-        Rung(3, "downscaled", True, 768, 512, 65, 15, 3.5, "full"),
-        Rung(4, "distilled", True, 768, 512, 65, 8, 1.0, "distilled"),
-    )
+    settings = Settings(_env_file=None, video_recipe="single-pass")
+    assert _values(build_ladder(settings)) == [
+        (1, "full", False, 1280, 704, 97, 20, 3.5, "full"),
+        (2, "simplified", True, 1280, 704, 97, 20, 3.5, "full"),
+        (3, "downscaled", True, 768, 512, 65, 15, 3.5, "full"),
+        (4, "distilled", True, 768, 512, 65, 8, 1.0, "distilled"),
+    ]
     custom = small_settings(video_max_retry=3, video_steps=11, video_cfg=4.0, video_num_frames=20)
     assert [r.number for r in build_ladder(custom)] == [1, 2, 3]
-    assert build_ladder(custom)[0] == Rung(1, "full", False, 96, 64, 17, 11, 4.0, "full")
+    assert _values(build_ladder(custom))[0] == (1, "full", False, 96, 64, 17, 11, 4.0, "full")
+
+
+def test_the_default_recipe_is_the_distilled_two_stage_pipeline() -> None:
+    rungs = build_ladder(Settings(_env_file=None))
+    assert [(r.number, r.label, r.width, r.height, r.num_frames, r.model, r.passes) for r in rungs] == [
+        (1, "full", 1280, 704, 97, "distilled", 2),
+        (2, "simplified", 1280, 704, 97, "distilled", 2),
+        (3, "downscaled", 768, 512, 65, "distilled", 2),
+        (4, "distilled", 384, 256, 65, "distilled", 1),  # the cheapest: stage 1 alone, at half the fallback
+    ]
+    assert rungs[0].recipe is not None
+    [stage_1, stage_2] = rungs[0].recipe.stages_at(1280, 704)
+    assert (stage_1.width, stage_1.height, stage_1.sigmas, stage_1.cfg) == (640, 352, DISTILLED_SIGMAS, 1.0)
+    assert (stage_2.width, stage_2.height, stage_2.sigmas, stage_2.cfg) == (1280, 704, STAGE_2_SIGMAS, 1.0)
+    # 1280x720 snaps to multiples of 64 for the upscaler: 1280x704, whose half is whole latent cells.
+    odd = build_ladder(Settings(_env_file=None, video_resolution=(1000, 600)))
+    assert (odd[0].width, odd[0].height) == (1024, 576)
+
+
+def test_dev_two_stage_takes_the_template_numbers() -> None:
+    rungs = build_ladder(Settings(_env_file=None, video_recipe="dev-two-stage"))
+    assert rungs[0].recipe is not None and rungs[2].recipe is not None
+    [stage_1, stage_2] = rungs[0].recipe.stages
+    assert (stage_1.scale, stage_1.model, stage_1.steps, stage_1.cfg, stage_1.sigmas) == (0.5, "full", 20, 4.0, None)
+    assert (stage_2.model, stage_2.sigmas, stage_2.distilled_lora, stage_2.cfg) == ("full", STAGE_2_SIGMAS, True, 1.0)
+    assert rungs[2].recipe.stages[0].steps == 15  # downscaled: VIDEO_STEPS_FALLBACK
+    assert (rungs[3].model, rungs[3].passes) == ("distilled", 1)
 
 
 @pytest.mark.parametrize(
@@ -438,11 +471,16 @@ async def test_invalid_clip_goes_down_a_rung(tmp_path: Path) -> None:
 
 
 async def test_a_failing_server_is_given_up_on(tmp_path: Path) -> None:
-    gen = ScriptedGenerator(script=lambda scene, rung, _: PromptLostError("restarted", server="fake"))
+    def lost(scene: int, rung: int, _: object) -> Exception:
+        gen.healthy = len(gen.calls) < 3  # the third loss takes the server down: its re-checks fail
+        return PromptLostError("restarted", server="fake")
+
+    gen = ScriptedGenerator(script=lost)
     scenes = make_scenes(5)
     before = words(scenes)
-    _, results, store = await run(gen, scenes, tmp_path, settings=small_settings(video_server_max_failures=3))
-    assert len(gen.calls) == 3  # not 4 per scene
+    settings = small_settings(video_server_max_failures=3, comfyui_bench_seconds=0)
+    _, results, store = await run(gen, scenes, tmp_path, settings=settings)
+    assert len(gen.calls) == 3  # not 4 per scene, and nothing while the server was benched
     assert all(not r.success for r in results)
     assert results[4].failure_reason is not None and "no video server left" in results[4].failure_reason
     assert len(scenes) == 1 and scenes[0].type == "text_only" and words(scenes) == before

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -25,7 +25,9 @@ def fault_settings(**values: Any) -> Settings:
     defaults: dict[str, Any] = {
         "video_steps": 4,
         "video_steps_fallback": 3,
-        "video_gen_timeout": 1.5,
+        # No real-time budget decides an outcome here: a fake job takes milliseconds, so only a hung prompt
+        # (which outlasts any budget) reaches this, even on a loaded machine. See `TimesOutOnce`.
+        "video_gen_timeout": 120,
         "comfyui_poll_interval": 0.02,
         "comfyui_max_poll_errors": 3,
         "comfyui_health_timeout": 2.0,
@@ -129,12 +131,28 @@ async def test_restart_mid_job_goes_to_the_next_rung(server: FakeComfyUI, tmp_pa
     run.check(before, scenes)
 
 
+class TimesOutOnce(ComfyUIClient):
+    """Its first prompt gets a short VIDEO_GEN_TIMEOUT, every later one the run's generous one: the hung first
+    prompt times out whatever the machine's load (it never finishes), and the next rung is not raced."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.generous = self.settings
+        self.settings = self.settings.model_copy(update={"video_gen_timeout": 0.3})
+
+    async def _bounded(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._bounded(*args, **kwargs)
+        finally:
+            self.settings = self.generous
+
+
 async def test_hang_is_cancelled_on_the_server_and_the_next_rung_runs(server: FakeComfyUI, tmp_path: Path) -> None:
     run = Run(server, tmp_path)
     scenes = make_scenes(1)
     before = words(scenes)
     server.faults.push("hang")
-    results = await run.go(scenes)
+    results = await run.go(scenes, client=run.client(TimesOutOnce))
     assert results[0].success and results[0].attempts == 2
     hung = results[0].attempt_log[0]
     assert hung.error_type == "ComfyUITimeoutError"
@@ -182,7 +200,7 @@ async def test_every_scene_failing_keeps_all_lines_in_one_text_scene(server: Fak
 
 
 async def test_server_dying_mid_post(server: FakeComfyUI, tmp_path: Path) -> None:
-    run = Run(server, tmp_path)
+    run = Run(server, tmp_path, fault_settings(comfyui_bench_seconds=0))  # its re-checks fail at once
     scenes = make_scenes(4)
     before = words(scenes)
     stopper: list[asyncio.Task[None]] = []
@@ -306,7 +324,7 @@ async def test_server_down_from_the_start_makes_no_attempt(tmp_path: Path) -> No
 
 
 async def test_server_killed_and_left_down_mid_post(server: FakeComfyUI, tmp_path: Path) -> None:
-    run = Run(server, tmp_path)
+    run = Run(server, tmp_path, fault_settings(comfyui_bench_seconds=0))  # the re-checks fail at once
     scenes = make_scenes(5)
     before = words(scenes)
     killed: list[asyncio.Task[None]] = []
@@ -344,6 +362,51 @@ async def test_server_killed_and_left_down_mid_post(server: FakeComfyUI, tmp_pat
         assert [r.attempt_log[-1].rung for r in results2] == [1] * 5
         manifest2 = run2.check(before, scenes2)
         assert all(s.retried and "unavailable" in s.retried for s in manifest2.scenes)
+
+
+class DropsTheFirstPrompt(FakeComfyUI):
+    """The first POST /prompt's connection is cut and the server refuses connections until `up` is set."""
+
+    def __init__(self, root: Path, **kwargs: Any) -> None:
+        super().__init__(root, **kwargs)
+        self.up = asyncio.Event()
+        self.blip: asyncio.Task[None] | None = None
+
+    async def _post_prompt(self, request: Any) -> Any:
+        if self.blip is None:
+            self.blip = asyncio.create_task(self.restart(up=self.up))
+            await self.up.wait()  # its connection was cut by the restart: this answer reaches nobody
+        return await super()._post_prompt(request)
+
+
+class ChecksUntilBack(ComfyUIClient):
+    """Sets the server's `up` after the first re-check during the blip has failed: the blip outlasts one
+    re-check, and no timing decides it."""
+
+    server: ClassVar[DropsTheFirstPrompt]
+    checks: ClassVar[list[bool]] = []
+
+    async def health_check(self) -> bool:
+        healthy = await super().health_check()
+        type(self).checks.append(healthy)
+        if not healthy:
+            self.server.up.set()
+        return healthy
+
+
+async def test_a_blip_on_the_only_server_costs_no_scene(tmp_path: Path) -> None:
+    fake = DropsTheFirstPrompt(tmp_path / "comfy")
+    async with fake:
+        run = Run(fake, tmp_path, fault_settings(comfyui_bench_seconds=0.05))  # a short wait, decides nothing
+        ChecksUntilBack.server, ChecksUntilBack.checks = fake, []
+        scenes = make_scenes(4)
+        before = words(scenes)
+        results = await run.go(scenes, client=run.client(ChecksUntilBack))
+        assert fake.blip is not None and fake.blip.done()
+        assert False in ChecksUntilBack.checks  # every server was benched and a re-check failed: the jobs waited
+        assert all(r.success for r in results)
+        manifest = run.check(before, scenes)
+        assert [s.status for s in manifest.scenes] == ["done"] * 4
 
 
 class RestartsAfterWriting(FakeComfyUI):

@@ -123,27 +123,57 @@ def test_not_submitted_moves_the_job_without_using_a_rung_and_benches_the_server
     assert not scheduler.benched(one)
 
 
-def test_every_server_benched_ends_queued_work_as_unavailable_at_the_same_rung() -> None:
-    scheduler, _ = make(2)
+def test_every_server_benched_jobs_wait_for_the_recheck_and_a_blip_costs_nothing() -> None:
+    scheduler, clock = make(2, bench=30.0)
     server = scheduler.add_server("a")
     job = scheduler.jobs[0]
     scheduler.start(job, server)
     fail(scheduler, job, ComfyUINotSubmittedError("connect refused"))
+    assert scheduler.settle() == []  # nothing ends while the only server is benched: wait for its re-check
+    clock.now += 29.0
+    assert scheduler.settle() == [] and scheduler.due_checks() == []
+    clock.now += 1.0
+    assert scheduler.due_checks() == [server]
+    server.checking = True
+    scheduler.checked(server, healthy=True)  # the blip is over
+    assert scheduler.settle() == []
+    assert scheduler.pick(server) is job and job.rung_pos == 0
+
+
+def test_every_server_benched_ends_queued_work_as_unavailable_after_the_recheck_budget() -> None:
+    scheduler = Scheduler(build_ladder(tiny_clip_settings()), bench_seconds=30.0, max_failures=3,
+                          clock=FakeClock(), wait_rechecks=2)
+    for index in range(2):
+        scheduler.add_job(Job(post=0, index=index, mode="t2v"))
+    one, two = scheduler.add_server("a"), scheduler.add_server("b")
+    scheduler.bench(one, "down")
+    scheduler.bench(two, "down")
+    for server in (one, two, one):  # three failed re-checks: b is still within its budget
+        server.checking = True
+        scheduler.checked(server, healthy=False)
+        assert scheduler.settle() == []
+    two.checking = True
+    assert scheduler.settle() == []  # a re-check under way is waited for
+    scheduler.checked(two, healthy=False)
     ended = scheduler.settle()
     assert [(e.job.index, e.kind) for e in ended] == [(0, "unavailable"), (1, "unavailable")]
-    assert all(j.rung_pos == 0 for j in scheduler.jobs)
+    assert "a: down" in ended[0].reason and all(j.rung_pos == 0 for j in scheduler.jobs)
     assert not scheduler.outstanding()
 
 
-def test_a_due_recheck_is_waited_for_when_every_server_is_benched() -> None:
-    scheduler, clock = make(1, bench=0.0)
+def test_a_server_benched_again_gets_a_new_recheck_budget() -> None:
+    scheduler = Scheduler(build_ladder(tiny_clip_settings()), bench_seconds=0.0, max_failures=1,
+                          clock=FakeClock(), wait_rechecks=1)
+    scheduler.add_job(Job(post=0, index=0, mode="t2v"))
     server = scheduler.add_server("a")
     scheduler.bench(server, "down")
-    assert scheduler.settle() == []  # its re-check is due: wait for it
+    server.checking = True
+    scheduler.checked(server, healthy=True)
+    scheduler.bench(server, "down again")
+    assert scheduler.settle() == []
     server.checking = True
     scheduler.checked(server, healthy=False)
-    assert [e.kind for e in scheduler.settle()] == ["unavailable"]  # the re-check failed: stop waiting
-    del clock
+    assert [e.kind for e in scheduler.settle()] == ["unavailable"]
 
 
 def test_server_faults_in_a_row_bench_and_a_success_resets() -> None:

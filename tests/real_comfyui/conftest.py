@@ -29,6 +29,14 @@ RESTART_ENV = "WAGGLE_TEST_COMFYUI_RESTART"
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get(URL_ENV):
+        # The `ltxvideo` set needs ComfyUI-LTXVideo and the Hugging Face Gemma folder (proved on 0.8.0 only,
+        # docs/models.md), which tests/real/make_tiny_models.py does not write: run it only where named.
+        if not os.environ.get(LTXVIDEO_URL_ENV):
+            skip_ltxvideo = pytest.mark.skip(reason=f"{LTXVIDEO_URL_ENV} is not set: no server for the ltxvideo set")
+            for item in items:
+                callspec = getattr(item, "callspec", None)
+                if callspec is not None and callspec.params.get("set_name") == "ltxvideo":
+                    item.add_marker(skip_ltxvideo)
         return
     skip = pytest.mark.skip(reason=f"{URL_ENV} is not set: no real ComfyUI server to test against")
     for item in items:

@@ -18,10 +18,12 @@ import pytest
 from ai_worker.comfy import protocol as proto
 from ai_worker.comfy import workflows
 from ai_worker.comfy.client import ComfyUIClient
+from ai_worker.comfy.workflow_names import workflow_name_for
 from ai_worker.comfy.workflow_sets import all_sets
 from ai_worker.core.errors import ComfyUIConnectionError, ComfyUIExecutionError, PromptLostError
 from ai_worker.media.probe import probe_clip
 from ai_worker.model.backend import ClipRequest, ClipResult, GenerationHooks
+from ai_worker.model.recipes import recipe_rung
 from ai_worker.orchestration.ladder import Rung, build_ladder
 from tests.real_comfyui.conftest import RESTART_ENV, ClientFactory, real_settings
 
@@ -35,10 +37,13 @@ RUNGS = [rung.number for rung in build_ladder(real_settings())]
 
 
 def rung_request(rung: Rung, tmp_path: Path, *, mode: str, prompt: str = PROMPT) -> ClipRequest:
+    """The request the orchestration would send at `rung` (its recipe's passes at the rung's size)."""
     return ClipRequest(prompt=prompt, negative_prompt="blurry, low quality", width=rung.width, height=rung.height,
                        num_frames=rung.num_frames, fps=24, steps=rung.steps, cfg=rung.cfg,
                        seed=1000 + rung.number, model=rung.model, init_image=IMAGE if mode == "i2v" else None,
-                       output_path=tmp_path / f"{mode}_rung{rung.number}.mp4")
+                       output_path=tmp_path / f"{mode}_rung{rung.number}.mp4",
+                       recipe=rung.recipe.recipe if rung.recipe else "single-pass",
+                       stages=rung.recipe.stages_at(rung.width, rung.height) if rung.recipe else ())
 
 
 def assert_clip(path: Path, width: int, height: int, frames: int) -> None:
@@ -63,12 +68,14 @@ async def test_two_stage_upscale(set_name: str, make_client: ClientFactory, tmp_
     client = make_client(set_name)
     request = ClipRequest(prompt=PROMPT, negative_prompt="blurry", width=128, height=128, num_frames=9, fps=24,
                           steps=8, cfg=1.0, seed=5, model="distilled", output_path=tmp_path / "up.mp4")
-    result = await client.generate_t2v_with_upscale(request)
+    request = replace(request, recipe="distilled-two-stage",
+                      stages=recipe_rung("distilled-two-stage", 1, steps=8, cfg=1.0).stages_at(128, 128))
+    result = await client.generate_t2v(request)
     assert_clip(result.path, 128, 128, 9)
 
 
 def _graph(client: ComfyUIClient, request: ClipRequest, *, raw_prompt: str | None = None) -> dict[str, Any]:
-    workflow = workflows.load_workflow(workflows.workflow_name_for("t2v", request.model), None,
+    workflow = workflows.load_workflow(workflow_name_for("t2v", request.model), None,
                                        client.settings.comfyui_workflow_set)
     params = workflows.build_params(request, client.settings)
     if raw_prompt is not None:
