@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Annotated
@@ -67,4 +70,18 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    build_app()()
+    try:
+        build_app()()
+    except SystemExit as done:
+        if "temporalio" not in sys.modules:
+            raise
+        # The Temporal SDK's native runtime can abort the process (SIGABRT) while the interpreter finalizes
+        # after a client connected, turning a finished command's exit code into 134. The command's work and
+        # output are complete here, so leave without finalizing, with the code the command chose.
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if done.code is not None and not isinstance(done.code, int):
+            print(done.code, file=sys.stderr)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

@@ -7,11 +7,10 @@ Pure: the orchestration's `Scheduler` with the workflow's clock; no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast
 
 from ai_worker.model.backend import ModelVariant
 from ai_worker.model.failure import FailureKind
-from ai_worker.model.recipes import RECIPES, RecipeName, recipe_rung
+from ai_worker.model.recipes import RECIPES, recipe_rung
 from ai_worker.orchestration.ladder import Rung
 from ai_worker.orchestration.scheduler import Clock, Job, Scheduler, Server
 from ai_worker.service.messages import PoolConfig, RungView, Ticket
@@ -54,7 +53,7 @@ class PoolSnapshot:
 
 
 def rung_of(view: RungView) -> Rung:
-    recipe = (recipe_rung(cast(RecipeName, view.recipe), view.number, steps=view.steps, cfg=view.cfg)
+    recipe = (recipe_rung(view.recipe, view.number, steps=view.steps, cfg=view.cfg)
               if view.recipe in RECIPES else None)
     return Rung(view.number, view.label, view.simplified_prompt, view.width, view.height, view.num_frames,
                 view.steps, view.cfg, _model(view.model) or "full", recipe)
