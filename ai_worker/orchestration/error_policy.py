@@ -24,7 +24,10 @@ MAX_SAME_RUNG_RETRIES = 1
 """Counted retries of one rung after a dropped connection that could not be re-attached."""
 
 
-class Move(enum.Enum):
+class Move(enum.StrEnum):
+    """Where a failed attempt's job goes (a string enum, so a `Decision` travels as plain JSON, e.g. to the
+    service's pool workflow)."""
+
     SAME_RUNG = "retry"
     """The same rung again, on whichever server picks it up."""
     NEXT_RUNG = "next"

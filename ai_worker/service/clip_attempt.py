@@ -29,7 +29,7 @@ from ai_worker.model.manifest import AttemptRecord, PendingPrompt
 from ai_worker.orchestration.attempt import AttemptRunner, InFlight
 from ai_worker.orchestration.error_policy import Move, decide
 from ai_worker.orchestration.post_run import SceneWork, error_text
-from ai_worker.service.messages import AttemptReport, DecisionView, Grant
+from ai_worker.service.messages import AttemptReport, Grant
 from ai_worker.service.post_books import PostBooks
 from config.settings import Settings
 
@@ -128,7 +128,5 @@ async def run_clip_attempt(books: PostBooks, grant: Grant, generator: VideoGener
     if decision.move is Move.NEXT_RUNG and work.job.rung_pos + 1 < len(post.ladder):
         work.job.rung_pos += 1  # where the pool's scheduler will move it (the record says so, as in `run`)
     post.apply(work, attempt, outcome, action=decision.action)
-    view = DecisionView(move=decision.move.value, action=decision.action, counts=decision.counts,
-                        failure_kind=decision.failure_kind, block=decision.block,
-                        server_fault=decision.server_fault, bench_now=decision.bench_now)
-    return AttemptReport(grant.index, False, error_text(exc), view, reattached=reattach, resumed_rung=resumed_rung)
+    return AttemptReport(grant.index, False, error_text(exc), decision, reattached=reattach,
+                         resumed_rung=resumed_rung)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ai_worker.orchestration.error_policy import Decision
+
 POOL_WORKFLOW_PREFIX = "wagglebot-video-servers-"
 
 
@@ -94,19 +96,6 @@ class SceneEnded:
 
 
 @dataclass(frozen=True)
-class DecisionView:
-    """`error_policy.Decision` as data, for the pool's scheduler."""
-
-    move: str
-    action: str
-    counts: bool = False
-    failure_kind: str = "fatal"
-    block: str | None = None
-    server_fault: bool = False
-    bench_now: bool = False
-
-
-@dataclass(frozen=True)
 class AttemptOrder:
     """One attempt for the clip activity: which post, scene, rung and server; the rest is on disk."""
 
@@ -123,7 +112,7 @@ class AttemptReport:
     index: int
     ok: bool
     message: str = ""
-    decision: DecisionView | None = None
+    decision: Decision | None = None
     reattached: bool = False
     resumed_rung: int | None = None
     """A re-attached earlier prompt ran at this rung (the pool's job moves there)."""

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from ai_worker.orchestration.error_policy import Decision, Move
     from ai_worker.orchestration.scheduler import Ended, Job, Server
     from ai_worker.service.messages import Grant, PoolReport, SceneEnded, ServerView, TicketBatch
-    from ai_worker.service.pool_state import PoolSnapshot, PoolState, failure_kind
+    from ai_worker.service.pool_state import PoolSnapshot, PoolState
 
 CHECK_ACTIVITY = "check_server"
 AUDIT_ACTIVITY = "posts_gone"
@@ -35,11 +35,7 @@ CONTINUE_AS_NEW_EVENTS = 10_000
 
 
 def decision_of(report: PoolReport) -> Decision:
-    view = report.report.decision
-    if view is None:
-        return Decision(Move.FAIL, "fail_fast")
-    return Decision(Move(view.move), view.action, counts=view.counts, failure_kind=failure_kind(view.failure_kind),
-                    block=view.block, server_fault=view.server_fault, bench_now=view.bench_now)
+    return report.report.decision or Decision(Move.FAIL, "fail_fast")
 
 
 @workflow.defn(name="WaggleVideoServers")

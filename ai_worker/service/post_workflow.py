@@ -18,10 +18,10 @@ from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from ai_worker.orchestration.error_policy import Decision, Move
     from ai_worker.service.messages import (
         AttemptOrder,
         AttemptReport,
-        DecisionView,
         FailedScene,
         Grant,
         PoolReport,
@@ -146,7 +146,7 @@ class PostWorkflow:
             # Retries used up (workers lost again and again, or a bug): the scene fails, as a bug does in `run`.
             cause = exc.cause if exc.cause is not None else exc
             report = AttemptReport(grant.index, False, f"the clip activity failed: {cause}",
-                                   DecisionView(move="fail", action="fail_fast"))
+                                   Decision(Move.FAIL, "fail_fast"))
         finally:
             self.running.pop(grant.index, None)
         await self._pool().signal(ServerPoolWorkflow.report, PoolReport(workflow.info().workflow_id, report))
