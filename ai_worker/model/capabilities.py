@@ -31,6 +31,14 @@ class Reattachable(Protocol):
 
 
 @runtime_checkable
+class PromptLookup(Protocol):
+    async def prompt_state(self, prompt_id: str) -> str:
+        """Where the server has `prompt_id`: ``finished``, ``running``, ``pending`` or ``absent``; raises a
+        `WaggleVideoError` when it cannot be asked (a retried job asks before it submits again)."""
+        ...
+
+
+@runtime_checkable
 class OutputRecoverable(Protocol):
     async def recover_output(self, request: ClipRequest) -> ClipResult | None:
         """The clip `request` already wrote on the server, when its prompt was lost (server restarted)."""

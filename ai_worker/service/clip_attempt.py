@@ -21,10 +21,9 @@ import logging
 
 from temporalio import activity
 
-from ai_worker.comfy.client import ComfyUIClient
 from ai_worker.core.errors import ComfyUIError, WaggleVideoError
 from ai_worker.model.backend import GenerationHooks, ProgressEvent, VideoGenerator
-from ai_worker.model.capabilities import MemoryFreeing
+from ai_worker.model.capabilities import MemoryFreeing, PromptLookup
 from ai_worker.model.manifest import AttemptRecord, PendingPrompt
 from ai_worker.orchestration.attempt import AttemptRunner, InFlight
 from ai_worker.orchestration.error_policy import Move, decide
@@ -37,9 +36,10 @@ logger = logging.getLogger(__name__)
 
 
 async def known_to_server(generator: VideoGenerator, prompt_id: str) -> bool:
-    """Does the server have `prompt_id` (queued, running or finished)? Only a ComfyUI server has prompt ids;
-    a server that cannot be asked is taken as not having it (the submission will then fail as `run`'s does)."""
-    if not isinstance(generator, ComfyUIClient):
+    """Does the server have `prompt_id` (queued, running or finished)? Only a server with prompt ids
+    (`PromptLookup`) can be asked; one that cannot is taken as not having it (the submission will then fail
+    as `run`'s does)."""
+    if not isinstance(generator, PromptLookup):
         return False
     try:
         state = await generator.prompt_state(prompt_id)
