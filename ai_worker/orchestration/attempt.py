@@ -66,6 +66,11 @@ class AttemptOutcome:
     recovered: bool = False
     probed_seconds: float | None = None
 
+    @property
+    def failure(self) -> Exception:
+        """The error a failed attempt ended with (what `error_policy.decide` judges)."""
+        return self.error if self.error is not None else WaggleVideoError("the attempt made no clip")
+
 
 @dataclass(frozen=True)
 class AttemptPlan:

@@ -234,8 +234,8 @@ class PostRun:
             attempt.prompt_id = outcome.result.prompt_id or attempt.prompt_id
             self.succeeded(work, outcome.result.path)
             return
-        error = outcome.error
-        message = error_text(error) if error is not None else "no clip"
+        error = outcome.failure
+        message = error_text(error)
         attempt.error, attempt.error_type, attempt.action = message, type(error).__name__, action
         work.record.pending = None
         self.emit(AttemptFailed(work.index, self.total, attempt.rung, attempt.error_type or "", message,

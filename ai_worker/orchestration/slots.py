@@ -202,7 +202,7 @@ class ServerSlots:
     async def _failed(
         self, lane: _Lane, work: SceneWork, attempt: AttemptRecord, outcome: AttemptOutcome, *, resumed: bool
     ) -> None:
-        exc = outcome.error if outcome.error is not None else WaggleVideoError("the attempt made no clip")
+        exc = outcome.failure
         job = work.job
         decision = decide(exc, resumed=resumed, same_rung_retries=job.same_rung_retries)
         message = error_text(exc)

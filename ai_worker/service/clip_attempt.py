@@ -118,7 +118,7 @@ async def run_clip_attempt(books: PostBooks, grant: Grant, generator: VideoGener
     if outcome.result is not None:
         post.apply(work, attempt, outcome)
         return AttemptReport(grant.index, True, reattached=reattach, resumed_rung=resumed_rung)
-    exc = outcome.error if outcome.error is not None else WaggleVideoError("the attempt made no clip")
+    exc = outcome.failure
     decision = decide(exc, resumed=resume is not None, same_rung_retries=grant.same_rung_retries)
     if not isinstance(exc, WaggleVideoError):
         logger.error("post %s, scene %d: a bug, not retried", post.post_id, grant.index, exc_info=exc)
