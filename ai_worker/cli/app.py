@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -20,11 +21,11 @@ from ai_worker.cli.cmd_score import score
 
 def _register_service(app: typer.Typer) -> None:
     """`submit`, `status`, `cancel` and `worker` when the `service` extra (temporalio) is installed."""
-    try:
-        from ai_worker.cli.cmd_submit import cancel, status, submit
-        from ai_worker.cli.cmd_worker import worker
-    except ImportError:  # no `service` extra: the commands are not offered
+    if importlib.util.find_spec("temporalio") is None:  # no `service` extra: the commands are not offered
         return
+    from ai_worker.cli.cmd_submit import cancel, status, submit
+    from ai_worker.cli.cmd_worker import worker
+
     app.command("submit", help="Send posts to the service (Temporal); --wait for their results.")(submit)
     app.command("status", help="Posts in the service: scenes done, and each running clip's rung and server.")(status)
     app.command("cancel", help="Stop a post in the service, and its ComfyUI jobs.")(cancel)
@@ -73,7 +74,7 @@ def main() -> None:
     try:
         build_app()()
     except SystemExit as done:
-        if "temporalio" not in sys.modules:
+        if "temporalio" not in sys.modules:  # only a service command loads it
             raise
         # The Temporal SDK's native runtime can abort the process (SIGABRT) while the interpreter finalizes
         # after a client connected, turning a finished command's exit code into 134. The command's work and

@@ -12,28 +12,21 @@ import asyncio
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from temporalio.client import WorkflowFailureError
 
 from ai_worker.cli.cmd_run import expand_post_paths, load_posts
 from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
 from ai_worker.cli.preflight import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_CLIPS, output_folder_problem
-from ai_worker.service.client import (
-    PostState,
-    ServiceUnavailableError,
-    Submitted,
-    cancel_post,
-    connect,
-    post_states,
-    submit_post,
-)
 from ai_worker.service.messages import PostSummary
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from ai_worker.service.client import PostState, Submitted
 
 BAD_INPUT_TYPES = ("InputError", "PostFileError", "OutputError", "RunLockedError")
 
@@ -45,6 +38,8 @@ def _fail(console: Console, message: str, code: int) -> typer.Exit:
 
 async def _submit_all(settings: Settings, inputs: list[Path], out: Path, console: Console,
                       wait: bool) -> list[tuple[Submitted, PostSummary | BaseException | None]]:
+    from ai_worker.service.client import connect, submit_post
+
     posts, _ = load_posts(inputs, console)
     if not posts:
         return []  # every post file was bad (each said why): nothing to send
@@ -83,6 +78,11 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the results; exit as `run` does.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
+    # Imported here, not at the top: building the CLI must not load the Temporal SDK for every command.
+    from temporalio.client import WorkflowFailureError
+
+    from ai_worker.service.client import ServiceUnavailableError
+
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     settings = settings_or_exit(console)
@@ -154,6 +154,8 @@ def status(
     post_id: Annotated[str | None, typer.Argument(help="Only this post.", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for machines.")] = False,
 ) -> None:
+    from ai_worker.service.client import ServiceUnavailableError, connect, post_states
+
     console = make_console()
     settings = settings_or_exit(console)
 
@@ -175,6 +177,8 @@ def status(
 def cancel(
     post_id: Annotated[str, typer.Argument(help="The post to stop.", show_default=False)],
 ) -> None:
+    from ai_worker.service.client import ServiceUnavailableError, cancel_post, connect
+
     console = make_console()
     settings = settings_or_exit(console)
 

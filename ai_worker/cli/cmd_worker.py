@@ -16,14 +16,16 @@ from ai_worker.cli.cmd_run import Backend
 from ai_worker.cli.console import make_console, settings_or_exit, setup_logging
 from ai_worker.cli.preflight import EXIT_INTERRUPTED, EXIT_NO_CLIPS
 from ai_worker.cli.signals import install_sigterm_cancel
-from ai_worker.service.client import ServiceUnavailableError, connect
-from ai_worker.service.worker import build_worker
 from config.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings) -> None:
+    # Imported here, not at the top: building the CLI must not load the Temporal SDK for every command.
+    from ai_worker.service.client import connect
+    from ai_worker.service.worker import build_worker
+
     current = asyncio.current_task()
     if current is not None:
         install_sigterm_cancel(current)
@@ -39,6 +41,8 @@ def worker(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log everything.")] = False,
 ) -> None:
+    from ai_worker.service.client import ServiceUnavailableError
+
     console = make_console()
     setup_logging(make_console(stderr=True), verbose=verbose)
     overrides: dict[str, Any] = {"video_backend": backend.value} if backend is not None else {}
